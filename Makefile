@@ -1,0 +1,49 @@
+# Every target a contributor runs. `make serve` and `make test` work as the first command on a
+# fresh clone: they create .venv and install the project when it is missing or out of date.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ./performer-data
+HOST ?= 127.0.0.1
+PORT ?= 54321
+PYTEST_ARGS ?=
+
+.PHONY: serve test test-fast lint format bench binary clean venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/performer serve --data $(DATA) --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything but the slow, packaging and network suites: the inner loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not pkg" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/event_log.py
+
+binary: $(STAMP)
+	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec
+
+clean:
+	rm -rf build dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,45 @@
+"""`performer serve`: open (or create) a data dir and serve every API over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from performer_edge import __version__
+from performer_edge.cli.common import add_settings_flags, settings_from
+from performer_edge.http.server import serve
+from performer_edge.logs import configure_logging
+from performer_edge.node import Node
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("serve", help="start a node and serve the APIs")
+    add_settings_flags(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    configure_logging(settings.log_level, settings.log_format)
+    node = Node.open(settings)
+    try:
+        asyncio.run(serve(node, on_ready=lambda host, port: _banner(node, host, port)))
+    finally:
+        node.close()
+    return 0
+
+
+def _banner(node: Node, host: str, port: int) -> None:
+    url_host = f"[{host}]" if ":" in host else host
+    lines = [
+        f"Performer Edge {__version__}  node {node.identity.short_id}",
+        f"  API URL           http://{url_host}:{port}",
+        f"  anon key          {node.api_keys.anon_key}",
+        f"  service_role key  {node.api_keys.service_role_key}",
+        f"  data              {node.settings.data}",
+        f"  JWT               {node.tokens.algorithm}",
+    ]
+    print("\n".join(lines), flush=True)
+    sys.stdout.flush()

@@ -1,0 +1,200 @@
+"""Settings: one table of them; values come from `performer.toml` < `PERFORMER_*` < flags.
+
+The README's settings table is checked against `SETTINGS` by a test, so the docs cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from performer_edge.errors import ConfigError
+
+ENV_PREFIX = "PERFORMER_"
+CONFIG_FILE = "performer.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data", Path, Path("./performer-data"), "data directory (event log, keys, blobs)"),
+    Setting("host", str, "127.0.0.1", "address to listen on"),
+    Setting("port", int, 54321, "port to listen on (0 picks a free one)", minimum=0, maximum=65535),
+    Setting(
+        "jwt_secret",
+        str,
+        None,
+        "sign and verify HS256 with this secret instead of the node's ES256 key "
+        "(for projects that bring Supabase's local-development keys)",
+        secret=True,
+    ),
+    Setting(
+        "synchronous",
+        str,
+        "FULL",
+        "SQLite synchronous mode; FULL makes every acknowledged write survive power loss",
+        choices=("OFF", "NORMAL", "FULL", "EXTRA"),
+    ),
+    Setting("log_level", str, "INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting(
+        "log_format",
+        str,
+        "json",
+        "request and node logs as JSON lines or plain text",
+        choices=("json", "text"),
+    ),
+    Setting(
+        "cors_origins",
+        str,
+        "*",
+        "comma-separated origins allowed to call the APIs from a browser, or *",
+    ),
+    Setting(
+        "bus_queue_size",
+        int,
+        1024,
+        "events a realtime subscriber may fall behind before it is dropped",
+        minimum=1,
+    ),
+    Setting(
+        "max_clock_skew_ms",
+        int,
+        60_000,
+        "how far ahead of our clock a peer's event time may be before it is refused",
+        minimum=0,
+    ),
+    Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
+    Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: Path = Path("./performer-data")
+    host: str = "127.0.0.1"
+    port: int = 54321
+    jwt_secret: str | None = None
+    synchronous: str = "FULL"
+    log_level: str = "INFO"
+    log_format: str = "json"
+    cors_origins: str = "*"
+    bus_queue_size: int = 1024
+    max_clock_skew_ms: int = 60_000
+    write_group_max: int = 1024
+    max_body_bytes: int = 50 * 1024 * 1024
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the three sources. `flags` holds only options the user actually gave."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or _env_config_path(env)
+    if path is None and Path(CONFIG_FILE).is_file():
+        path = Path(CONFIG_FILE)
+    if path is not None:
+        values.update(_read_config_file(path))
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env], f"${setting.env}")
+    for name, raw in (flags or {}).items():
+        if raw is not None:
+            values[name] = _coerce(SETTINGS_BY_NAME[name], raw, SETTINGS_BY_NAME[name].flag)
+    return Settings(**values)
+
+
+def public_view(settings: Settings) -> dict[str, Any]:
+    """Settings as shown by `performer status`: secrets masked."""
+    shown: dict[str, Any] = {}
+    for field_ in fields(settings):
+        value = getattr(settings, field_.name)
+        if SETTINGS_BY_NAME[field_.name].secret and value:
+            value = "********"
+        shown[field_.name] = str(value) if isinstance(value, Path) else value
+    return shown
+
+
+def _env_config_path(env: Mapping[str, str]) -> Path | None:
+    raw = env.get(ENV_PREFIX + "CONFIG")
+    return Path(raw) if raw else None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, raw in document.items():
+        setting = SETTINGS_BY_NAME.get(key)
+        if setting is None:
+            known = ", ".join(sorted(SETTINGS_BY_NAME))
+            raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
+        values[key] = _coerce(setting, raw, f"{path}: {key}")
+    return values
+
+
+def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+    if raw is None:
+        return None
+    value: Any
+    try:
+        if setting.kind is int:
+            if isinstance(raw, bool):
+                raise ValueError("a boolean is not a number")
+            value = int(raw)
+        elif setting.kind is Path:
+            if not isinstance(raw, str | Path):
+                raise ValueError("expected a path")
+            value = Path(raw)
+        else:
+            if not isinstance(raw, str):
+                raise ValueError("expected a string")
+            value = raw
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid value {raw!r} for {setting.name}: {exc}") from exc
+    if setting.choices:
+        matched = [c for c in setting.choices if c.lower() == str(value).lower()]
+        if not matched:
+            raise ConfigError(
+                f"{where}: {setting.name} must be one of {', '.join(setting.choices)}, not {raw!r}"
+            )
+        value = matched[0]
+    if setting.minimum is not None and value < setting.minimum:
+        raise ConfigError(f"{where}: {setting.name} must be at least {setting.minimum}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(f"{where}: {setting.name} must be at most {setting.maximum}")
+    return value

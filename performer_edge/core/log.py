@@ -1,0 +1,240 @@
+"""The event log: append local events, ingest remote ones, read by origin, position or vector.
+
+Writes happen on the writer thread inside a `WriteTx` (see `core.db`); `LogWriter` keeps each
+origin's head in memory and restores it when a request's savepoint rolls back. Reads are plain
+functions over any connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apsw
+
+from performer_edge.core.db import WriteTx
+from performer_edge.core.events import (
+    Event,
+    check_shape,
+    encode_payload,
+    kind_problems,
+    sign_event,
+)
+from performer_edge.core.hlc import HybridClock
+from performer_edge.core.identity import NodeIdentity
+from performer_edge.core.projections import Projections
+from performer_edge.errors import IntegrityError, InvalidInput
+from sync.version_vector import VersionVector
+
+EVENT_COLUMNS = "pos, origin, seq, hlc, kind, scope, payload, sig"
+INSERT_EVENT = (
+    "INSERT INTO events(origin, seq, hlc, kind, scope, payload, sig) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class LogWriter:
+    """Appends to the log. Used only on the writer thread."""
+
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        clock: HybridClock,
+        projections: Projections,
+        heads: dict[bytes, int],
+    ) -> None:
+        self.identity = identity
+        self.clock = clock
+        self.projections = projections
+        self._heads = heads
+        self._origin = identity.public_key
+
+    @classmethod
+    def open(
+        cls,
+        conn: apsw.Connection,
+        identity: NodeIdentity,
+        projections: Projections,
+        *,
+        max_skew_ms: int,
+    ) -> LogWriter:
+        heads = dict(version_vector(conn))
+        last = latest_hlc(conn, heads)
+        clock = HybridClock(max_skew_ms=max_skew_ms, last=last)
+        return cls(identity, clock, projections, heads)
+
+    def head(self, origin: bytes) -> int:
+        return self._heads.get(origin, 0)
+
+    def append(self, tx: WriteTx, kind: str, scope: str, data: Any) -> Event:
+        """Append a local event with `data` as its CBOR payload, and project it."""
+        problems = kind_problems(kind)
+        if problems:
+            raise InvalidInput(problems[0], code="invalid_event_kind")
+        return self.append_encoded(tx, kind, scope, encode_payload(data))
+
+    def append_encoded(self, tx: WriteTx, kind: str, scope: str, payload: bytes) -> Event:
+        origin = self._origin
+        seq = self._heads.get(origin, 0) + 1
+        signed = sign_event(self.identity.signing_key, seq, self.clock.now(), kind, scope, payload)
+        return self._insert(tx, signed)
+
+    def ingest(self, tx: WriteTx, event: Event) -> bool:
+        """Add a remote event after checking it. False when it is already held (re-delivery)."""
+        check_shape(event)
+        head = self._heads.get(event.origin, 0)
+        if event.seq <= head:
+            return False
+        if event.seq != head + 1:
+            raise IntegrityError(
+                f"sequence gap for origin {event.origin.hex()[:16]}: have {head}, got {event.seq}",
+                code="sequence_gap",
+            )
+        event.verify_signature()
+        self.clock.observe(event.hlc)
+        self._insert(tx, event)
+        return True
+
+    def _insert(self, tx: WriteTx, event: Event) -> Event:
+        conn = tx.conn
+        origin = event.origin
+        previous = self._heads.get(origin, 0)
+        conn.execute(
+            INSERT_EVENT,
+            (origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig),
+        )
+        pos = conn.last_insert_rowid()
+        if previous == 0:
+            conn.execute(
+                "INSERT OR IGNORE INTO origins(origin, first_pos) VALUES (?, ?)", (origin, pos)
+            )
+        self._heads[origin] = event.seq
+        tx.on_rollback(lambda: self._restore_head(origin, previous))
+        committed = Event(
+            origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig, pos
+        )
+        self.projections.apply(conn, committed)
+        tx.publish(committed)
+        return committed
+
+    def _restore_head(self, origin: bytes, seq: int) -> None:
+        if seq:
+            self._heads[origin] = seq
+        else:
+            self._heads.pop(origin, None)
+
+    def reload(self, conn: apsw.Connection) -> None:
+        """Re-read heads from the database (after a replay rewrote the log's derived state)."""
+        self._heads.clear()
+        self._heads.update(version_vector(conn))
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def row_to_event(row: tuple[Any, ...]) -> Event:
+    pos, origin, seq, hlc, kind, scope, payload, sig = row
+    return Event(origin, seq, hlc, kind, scope, payload, sig, pos)
+
+
+def version_vector(conn: apsw.Connection) -> VersionVector:
+    """Per origin, the highest sequence held. Heads are dense, so max(seq) is the head."""
+    heads: dict[bytes, int] = {}
+    for (origin,) in conn.execute("SELECT origin FROM origins").fetchall():
+        assert isinstance(origin, bytes)
+        row = conn.execute("SELECT max(seq) FROM events WHERE origin = ?", (origin,)).fetchone()
+        if row and row[0]:
+            heads[origin] = int(row[0])
+    return VersionVector(heads)
+
+
+def latest_hlc(conn: apsw.Connection, heads: dict[bytes, int]) -> int:
+    latest = 0
+    for origin, seq in heads.items():
+        row = conn.execute(
+            "SELECT hlc FROM events WHERE origin = ? AND seq = ?", (origin, seq)
+        ).fetchone()
+        if row:
+            latest = max(latest, int(row[0]))
+    return latest
+
+
+def read_origin(
+    conn: apsw.Connection, origin: bytes, first: int, last: int | None = None, limit: int = 1000
+) -> list[Event]:
+    """Events of `origin` with `first <= seq <= last`, in sequence order."""
+    upper = last if last is not None else 1 << 62
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE origin = ? AND seq BETWEEN ? AND ? "
+        "ORDER BY seq LIMIT ?",
+        (origin, first, upper, limit),
+    ).fetchall()
+    return [row_to_event(row) for row in rows]
+
+
+def read_missing(conn: apsw.Connection, theirs: VersionVector, limit: int = 1000) -> list[Event]:
+    """Up to `limit` events this log holds and `theirs` lacks, each origin's in sequence order."""
+    events: list[Event] = []
+    for origin, (first, last) in sorted(version_vector(conn).missing_from(theirs).items()):
+        if len(events) >= limit:
+            break
+        events.extend(read_origin(conn, origin, first, last, limit - len(events)))
+    return events
+
+
+def read_after(
+    conn: apsw.Connection,
+    pos: int,
+    limit: int = 1000,
+    *,
+    kinds: Iterable[str] = (),
+    scope: str | None = None,
+) -> list[Event]:
+    """Events committed here after local position `pos`, in commit order."""
+    clauses = ["pos > ?"]
+    params: list[Any] = [pos]
+    kind_list = list(kinds)
+    if kind_list:
+        clauses.append(f"kind IN ({', '.join('?' * len(kind_list))})")
+        params.extend(kind_list)
+    if scope is not None:
+        clauses.append("scope = ?")
+        params.append(scope)
+    params.append(limit)
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY pos LIMIT ?",
+        params,
+    ).fetchall()
+    return [row_to_event(row) for row in rows]
+
+
+def last_position(conn: apsw.Connection) -> int:
+    row = conn.execute("SELECT max(pos) FROM events").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def count_events(conn: apsw.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def iter_all(conn: apsw.Connection, *, order: str = "pos", chunk: int = 5000) -> Iterator[Event]:
+    """Every event, in `pos` order or `(origin, seq)` order, read in chunks."""
+    if order == "pos":
+        last = 0
+        while True:
+            batch = read_after(conn, last, chunk)
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1].pos
+    elif order == "origin":
+        for origin in sorted(version_vector(conn)):
+            seq = 0
+            while True:
+                batch = read_origin(conn, origin, seq + 1, None, chunk)
+                if not batch:
+                    break
+                yield from batch
+                seq = batch[-1].seq
+    else:
+        raise ValueError(f"unknown order {order!r}")

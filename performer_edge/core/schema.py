@@ -1,0 +1,34 @@
+"""The node's internal SQLite schema, migrated in order and tracked with `PRAGMA user_version`.
+
+Capabilities add their own steps to the end of this list; never edit a step that has shipped.
+"""
+
+from __future__ import annotations
+
+# "Perf" in ASCII: marks a SQLite file as a Performer data file, so a foreign file is refused.
+APPLICATION_ID = 0x50657266
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the event log. `pos` is the local commit order; (origin, seq) is the global identity.
+    """
+    CREATE TABLE events(
+        pos INTEGER PRIMARY KEY,
+        origin BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        hlc INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        sig BLOB NOT NULL,
+        UNIQUE(origin, seq)
+    );
+    CREATE TABLE origins(
+        origin BLOB PRIMARY KEY,
+        first_pos INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE meta(
+        key TEXT PRIMARY KEY,
+        value
+    ) WITHOUT ROWID;
+    """,
+)

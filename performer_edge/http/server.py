@@ -1,0 +1,42 @@
+"""Run a node's HTTP server until SIGINT/SIGTERM, then close the node cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from performer_edge.http.app import make_app
+from performer_edge.node import Node
+
+
+async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = None) -> None:
+    """Serve until a stop signal. `on_ready(host, port)` runs once the socket is listening."""
+    loop = asyncio.get_running_loop()
+    node.bus.attach(loop)
+    app = make_app(node)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, node.settings.host, node.settings.port, reuse_address=True)
+    await site.start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if on_ready is not None:
+            host, port = _bound_address(runner)
+            on_ready(host, port)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+def _bound_address(runner: web.AppRunner) -> tuple[str, int]:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return str(address[0]), int(address[1])
+    raise RuntimeError("the server is not listening")

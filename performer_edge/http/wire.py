@@ -1,0 +1,153 @@
+"""Typed errors to wire shapes: each API family answers in the shape its official client parses.
+
+Families by path: PostgREST (`/rest/v1`), GoTrue (`/auth/v1`), Storage (`/storage/v1`),
+Functions (`/functions/v1`) and Performer's own APIs (everything else). See supabase-wire.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from performer_edge.errors import (
+    Conflict,
+    Forbidden,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PerformerError,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+
+GOTRUE_API_VERSION = "2024-01-01"
+
+STATUS_BY_CLASS: tuple[tuple[type[PerformerError], int], ...] = (
+    (InvalidInput, 400),
+    (IntegrityError, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (RateLimited, 429),
+    (Unavailable, 503),
+)
+
+# Codes whose HTTP status differs from their class's.
+STATUS_BY_CODE = {"method_not_allowed": 405, "unsupported_media_type": 415}
+
+POSTGREST_AUTH_CODES = {
+    "token_invalid": "PGRST301",
+    "token_expired": "PGRST303",
+    "invalid_api_key": "PGRST301",
+    "no_api_key": "PGRST302",
+}
+STORAGE_CODES = {
+    "token_invalid": "InvalidJWT",
+    "token_expired": "InvalidJWT",
+    "invalid_api_key": "InvalidJWT",
+    "no_api_key": "InvalidJWT",
+    "not_found": "NoSuchKey",
+}
+FUNCTIONS_CODES = {
+    "token_invalid": "UNAUTHORIZED_INVALID_JWT",
+    "token_expired": "UNAUTHORIZED_INVALID_JWT",
+    "invalid_api_key": "UNAUTHORIZED_INVALID_JWT",
+    "no_api_key": "UNAUTHORIZED_NO_AUTH_HEADER",
+    "not_found": "NOT_FOUND",
+}
+GOTRUE_CODES = {
+    "token_invalid": "bad_jwt",
+    "token_expired": "bad_jwt",
+    "invalid_api_key": "no_authorization",
+    "no_api_key": "no_authorization",
+}
+
+
+def family_of(path: str) -> str:
+    for prefix, family in (
+        ("/rest/v1", "rest"),
+        ("/auth/v1", "auth"),
+        ("/storage/v1", "storage"),
+        ("/functions/v1", "functions"),
+    ):
+        if path == prefix or path.startswith(prefix + "/"):
+            return family
+    return "performer"
+
+
+def status_of(error: PerformerError) -> int:
+    if error.error_code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.error_code]
+    for cls, status in STATUS_BY_CLASS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_response(path: str, error: PerformerError) -> web.Response:
+    status = status_of(error)
+    family = family_of(path)
+    headers: dict[str, str] = {}
+    body: dict[str, Any]
+    code = error.error_code
+    if family == "rest":
+        body = {
+            "code": POSTGREST_AUTH_CODES.get(code, code),
+            "details": error.details,
+            "hint": error.hint,
+            "message": error.message,
+        }
+        headers["Proxy-Status"] = f"PostgREST; error={body['code']}"
+        if status == 401:
+            headers["WWW-Authenticate"] = (
+                f'Bearer error="invalid_token", error_description="{error.message}"'
+            )
+    elif family == "auth":
+        gotrue_code = GOTRUE_CODES.get(code, code)
+        body = {
+            "code": gotrue_code,
+            "error_code": gotrue_code,
+            "msg": error.message,
+            "message": error.message,
+        }
+        headers["X-Supabase-Api-Version"] = GOTRUE_API_VERSION
+        headers["x-sb-error-code"] = gotrue_code
+    elif family == "storage":
+        body = {
+            "statusCode": str(status),
+            "code": STORAGE_CODES.get(code, code),
+            "error": _storage_error_name(status),
+            "message": error.message,
+        }
+    elif family == "functions":
+        body = {"code": FUNCTIONS_CODES.get(code, code), "message": error.message}
+        body["error"] = error.message
+    else:
+        body = {"code": code, "message": error.message}
+        if error.details is not None:
+            body["details"] = error.details
+        if error.hint is not None:
+            body["hint"] = error.hint
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _storage_error_name(status: int) -> str:
+    return {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Unauthorized",
+        404: "not_found",
+        409: "Duplicate",
+        413: "Payload too large",
+    }.get(status, "Error")

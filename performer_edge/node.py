@@ -1,0 +1,101 @@
+"""The composition root: open the data dir and its store, wire the capabilities, own their life.
+
+Transports (the HTTP server, later sync peers) receive a `Node`; nothing below imports this.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from performer_edge import __version__
+from performer_edge.config import Settings
+from performer_edge.core.bus import EventBus
+from performer_edge.core.datadir import ApiKeys, DataDir
+from performer_edge.core.db import Database
+from performer_edge.core.events import Event
+from performer_edge.core.identity import NodeIdentity
+from performer_edge.core.log import LogWriter
+from performer_edge.core.projections import Projections
+from performer_edge.core.tokens import TokenKeys
+
+
+class Node:
+    """One running node: settings, identity, keys, database, log writer and bus."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: DataDir,
+        identity: NodeIdentity,
+        tokens: TokenKeys,
+        api_keys: ApiKeys,
+        db: Database,
+        log: LogWriter,
+        bus: EventBus,
+        projections: Projections,
+    ) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.identity = identity
+        self.tokens = tokens
+        self.api_keys = api_keys
+        self.db = db
+        self.log = log
+        self.bus = bus
+        self.projections = projections
+        self.version = __version__
+        self.started_at = time.monotonic()
+
+    @classmethod
+    def open(cls, settings: Settings, *, lock: bool = True) -> Node:
+        """Open (creating on first use) the data dir; with `lock`, claim it for this process."""
+        data_dir = DataDir(settings.data)
+        data_dir.initialize()
+        if lock:
+            data_dir.acquire_lock()
+        try:
+            identity = data_dir.load_identity()
+            tokens = data_dir.load_token_keys(settings.jwt_secret)
+            api_keys = data_dir.api_keys(tokens)
+            # Capabilities register the projections they own here as they are added.
+            projections = Projections()
+            bus = EventBus(settings.bus_queue_size)
+            db = Database(
+                data_dir.db_path,
+                synchronous=settings.synchronous,
+                max_group=settings.write_group_max,
+                on_commit=bus.publish,
+            )
+            try:
+                log = db.run_exclusive(
+                    lambda conn: LogWriter.open(
+                        conn, identity, projections, max_skew_ms=settings.max_clock_skew_ms
+                    )
+                )
+            except BaseException:
+                db.close()
+                raise
+        except BaseException:
+            data_dir.release_lock()
+            raise
+        return cls(settings, data_dir, identity, tokens, api_keys, db, log, bus, projections)
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    async def append(self, kind: str, scope: str, data: Any) -> Event:
+        """Append one local event; returns once it is durably committed."""
+        return await self.db.write(lambda tx: self.log.append(tx, kind, scope, data))
+
+    async def append_many(self, items: list[tuple[str, str, Any]]) -> list[Event]:
+        """Append several events atomically: all commit or none do."""
+        return await self.db.write(
+            lambda tx: [self.log.append(tx, kind, scope, data) for kind, scope, data in items]
+        )
+
+    def close(self) -> None:
+        self.bus.close()
+        self.db.close()
+        self.data_dir.release_lock()
