@@ -8,16 +8,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import apsw
+
 from performer_edge import __version__
 from performer_edge.config import Settings
 from performer_edge.core.bus import EventBus
 from performer_edge.core.datadir import ApiKeys, DataDir
 from performer_edge.core.db import Database
+from performer_edge.core.dbfile import describe
 from performer_edge.core.events import Event
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
 from performer_edge.core.tokens import TokenKeys
+from performer_edge.errors import DataDirError
 
 
 class Node:
@@ -73,6 +77,9 @@ class Node:
                         conn, identity, projections, max_skew_ms=settings.max_clock_skew_ms
                     )
                 )
+            except apsw.Error as exc:
+                db.close()
+                raise DataDirError(f"{data_dir.db_path}: {describe(exc)}") from exc
             except BaseException:
                 db.close()
                 raise

@@ -14,8 +14,6 @@ from performer_edge.errors import DataDirError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100
-USER_VERSION_OFFSET = 60
-APPLICATION_ID_OFFSET = 68
 
 
 def check_existing(path: Path, application_id: int, known_version: int) -> None:
@@ -31,10 +29,10 @@ def check_existing(path: Path, application_id: int, known_version: int) -> None:
         return  # an empty file is an empty database to SQLite
     if len(header) < HEADER_BYTES or not header.startswith(SQLITE_MAGIC):
         raise DataDirError(f"{path} is not a SQLite database (corrupt or foreign file)")
-    found_id = int.from_bytes(header[APPLICATION_ID_OFFSET : APPLICATION_ID_OFFSET + 4], "big")
-    version = int.from_bytes(header[USER_VERSION_OFFSET : USER_VERSION_OFFSET + 4], "big")
+    # Ask SQLite rather than the header bytes: recent changes may still be in the WAL.
+    found_id, version, tables = _identify(path)
     if found_id == 0 and version == 0:
-        if _has_tables(path):
+        if tables:
             raise DataDirError(f"{path} is a SQLite database that Performer did not create")
         return
     if found_id != application_id:
@@ -80,14 +78,18 @@ def _pragma_int(conn: apsw.Connection, name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _has_tables(path: Path) -> bool:
+def _identify(path: Path) -> tuple[int, int, int]:
+    """(application_id, user_version, number of schema objects), read without writing."""
     try:
         conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
     except apsw.Error as exc:
         raise DataDirError(f"cannot open {path}: {describe(exc)}") from exc
     try:
+        conn.set_busy_timeout(5000)
+        found_id = _pragma_int(conn, "application_id")
+        version = _pragma_int(conn, "user_version")
         row = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-        return bool(row and row[0])
+        return found_id, version, int(row[0]) if row else 0
     except apsw.Error as exc:
         raise DataDirError(f"{path} cannot be read: {describe(exc)}") from exc
     finally:

@@ -8,17 +8,25 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import apsw
 from aiohttp import web
 
 from performer_edge.core.tokens import TokenKeys
-from performer_edge.errors import InvalidInput, NotFound, PerformerError, TooLarge, Unauthorized
+from performer_edge.errors import (
+    InvalidInput,
+    NotFound,
+    PerformerError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from performer_edge.http.principal import Principal, resolve_principal
-from performer_edge.http.wire import error_response
+from performer_edge.http.wire import error_response, family_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PRINCIPAL_KEY = "performer.principal"
-REQUEST_ID_KEY = "performer.request_id"
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 log = logging.getLogger("performer.http")
 
@@ -44,8 +52,7 @@ def public(handler: Handler) -> Handler:
 
 
 def principal_of(request: web.Request) -> Principal | None:
-    principal: Principal | None = request.get(PRINCIPAL_KEY)
-    return principal
+    return request.get(PRINCIPAL_KEY)
 
 
 def make_request_log() -> Any:
@@ -134,6 +141,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return error_response(request.path, _from_http_exception(request, exc))
+    except apsw.FullError:
+        log.exception("the disk is full")
+        return error_response(
+            request.path, Unavailable("the node's disk is full", code="disk_full")
+        )
     except Exception:
         log.exception(
             "unhandled error", extra={"fields": {"request_id": request.get(REQUEST_ID_KEY)}}
@@ -147,13 +159,17 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 def make_principal(keys: TokenKeys) -> Any:
     @web.middleware
     async def principal(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.http_exception is not None or getattr(
+        unrouted = request.match_info.http_exception is not None
+        # Like Supabase's gateway, the API prefixes check credentials before routing.
+        if (unrouted and family_of(request.path) == "performer") or getattr(
             handler, "performer_public", False
         ):
             try:
-                request[PRINCIPAL_KEY] = resolve_principal(request, keys)
+                optional = resolve_principal(request, keys)
             except Unauthorized:
-                request[PRINCIPAL_KEY] = None
+                optional = None
+            if optional is not None:
+                request[PRINCIPAL_KEY] = optional
             return await handler(request)
         found = resolve_principal(request, keys)
         if found is None:
