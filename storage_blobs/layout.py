@@ -1,0 +1,173 @@
+"""On-disk layout: strict hash validation, `root/ab/cd/<hash>` paths, and durable directories.
+
+Every path the store touches is built here, only ever from a validated hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from storage_blobs.errors import InvalidHash
+
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+_FANOUT_RE = re.compile(r"[0-9a-f]{2}")
+
+TMP_DIR = "tmp"
+QUARANTINE_DIR = "quarantine"
+PUT_PREFIX = "put-"
+GC_PREFIX = "gc-"
+
+
+def validate_hash(value: object) -> str:
+    """Return `value` if it is exactly 64 lowercase hex characters, else raise `InvalidHash`."""
+    if not isinstance(value, str) or _HASH_RE.fullmatch(value) is None:
+        raise InvalidHash(value)
+    return value
+
+
+def is_hash(value: object) -> bool:
+    """True when `value` is a well-formed hash (the check `validate_hash` makes)."""
+    return isinstance(value, str) and _HASH_RE.fullmatch(value) is not None
+
+
+def fsync_fd(fd: int) -> None:
+    """Flush a file descriptor to stable storage (F_FULLFSYNC on macOS, where fsync is weaker)."""
+    if sys.platform == "darwin":
+        import fcntl
+
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+    os.fsync(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (creations, renames, unlinks) durable. A no-op on Windows."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fsync_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dir_durable(path: Path) -> None:
+    """Create `path` and any missing parents, fsyncing each parent whose entries changed."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
+        fsync_dir(directory.parent)
+
+
+class Layout:
+    """Maps hashes to paths under one root and creates fan-out directories durably.
+
+    Thread-safe. Fan-out directories are never removed, so a put never races an `rmdir`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / TMP_DIR
+        self.quarantine = root / QUARANTINE_DIR
+        self._durable_dirs: set[str] = set()
+        self._lock = threading.Lock()
+        make_dir_durable(self.tmp)
+
+    def blob_path(self, blob_hash: str) -> Path:
+        """Where the blob with this hash lives (validated; existence is not checked)."""
+        h = validate_hash(blob_hash)
+        return self.root / h[0:2] / h[2:4] / h
+
+    def ensure_fanout(self, blob_hash: str) -> Path:
+        """Create `root/ab/cd/` if needed and make its entry durable; return the directory.
+
+        The first call per directory in this process fsyncs both parents even when the directory
+        already existed: another thread or process may have created it without having synced yet.
+        """
+        h = validate_hash(blob_hash)
+        key = h[0:4]
+        outer = self.root / h[0:2]
+        inner = outer / h[2:4]
+        with self._lock:
+            if key in self._durable_dirs:
+                return inner
+        for parent, child in ((self.root, outer), (outer, inner)):
+            with contextlib.suppress(FileExistsError):
+                child.mkdir()
+            fsync_dir(parent)
+        with self._lock:
+            self._durable_dirs.add(key)
+        return inner
+
+    def trash_path(self, blob_hash: str) -> Path:
+        """A fresh, unique name in `tmp/` that gc renames a doomed blob to before unlinking it."""
+        h = validate_hash(blob_hash)
+        return self.tmp / f"{GC_PREFIX}{h}-{secrets.token_hex(8)}"
+
+    def quarantine_path(self, blob_hash: str) -> Path:
+        """A fresh, unique name in `quarantine/` for a corrupt blob (created on first use)."""
+        h = validate_hash(blob_hash)
+        make_dir_durable(self.quarantine)
+        return self.quarantine / f"{h}-{secrets.token_hex(8)}"
+
+    def iter_hashes(self) -> Iterator[str]:
+        """Every stored hash, sorted. Foreign or misplaced files are ignored, never yielded."""
+        for outer in _sorted_subdirs(self.root, _FANOUT_RE):
+            for inner in _sorted_subdirs(outer, _FANOUT_RE):
+                prefix = outer.name + inner.name
+                yield from (
+                    name
+                    for name in _sorted_file_names(inner)
+                    if is_hash(name) and name.startswith(prefix)
+                )
+
+
+def _sorted_subdirs(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+    try:
+        with os.scandir(directory) as entries:
+            names = [
+                e.name
+                for e in entries
+                if pattern.fullmatch(e.name) and e.is_dir(follow_symlinks=False)
+            ]
+    except FileNotFoundError:
+        return []
+    return [directory / name for name in sorted(names)]
+
+
+def _sorted_file_names(directory: Path) -> list[str]:
+    try:
+        with os.scandir(directory) as entries:
+            names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    return sorted(names)
+
+
+__all__ = [
+    "GC_PREFIX",
+    "PUT_PREFIX",
+    "QUARANTINE_DIR",
+    "TMP_DIR",
+    "Layout",
+    "fsync_dir",
+    "fsync_fd",
+    "is_hash",
+    "make_dir_durable",
+    "validate_hash",
+]
