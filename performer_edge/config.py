@@ -87,6 +87,54 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
+    Setting(
+        "site_url",
+        str,
+        "http://localhost:3000",
+        "the app's URL: where email links send users when no redirect_to is given",
+    ),
+    Setting(
+        "api_url",
+        str,
+        None,
+        "the URL clients reach this node at, for links in emails (default: http://HOST:PORT)",
+    ),
+    Setting("jwt_expiry", int, 3600, "seconds an access token is valid", minimum=30),
+    Setting("auth_autoconfirm", bool, True, "sign-ups are confirmed at once, no email needed"),
+    Setting("auth_signup_enabled", bool, True, "new users may sign up"),
+    Setting("auth_anonymous_enabled", bool, True, "anonymous sign-ins are allowed"),
+    Setting("auth_password_min_length", int, 6, "shortest password accepted", minimum=1),
+    Setting(
+        "auth_refresh_reuse_interval",
+        int,
+        10,
+        "seconds during which a just-rotated refresh token may be reused (concurrent tabs); "
+        "reuse after that revokes the session",
+        minimum=0,
+    ),
+    Setting("auth_otp_expiry", int, 3600, "seconds an email link or code stays valid", minimum=30),
+    Setting(
+        "auth_rate_limit_ip",
+        int,
+        30,
+        "sign-ins, sign-ups, OTP and verify requests per IP per 5 minutes (each)",
+        minimum=1,
+    ),
+    Setting(
+        "auth_rate_limit_email",
+        int,
+        10,
+        "sign-ins, OTP, recovery and verify requests per email address per 5 minutes",
+        minimum=1,
+    ),
+    Setting("auth_rate_limit_refresh", int, 150, "token refreshes per IP per 5 minutes", minimum=1),
+    Setting(
+        "smtp_host", str, None, "SMTP server for auth emails (none: emails stay in the outbox)"
+    ),
+    Setting("smtp_port", int, 587, "SMTP port (465 uses TLS, others STARTTLS when offered)"),
+    Setting("smtp_user", str, None, "SMTP user name"),
+    Setting("smtp_password", str, None, "SMTP password", secret=True),
+    Setting("smtp_sender", str, "Performer <noreply@localhost>", "From: address of auth emails"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -106,6 +154,31 @@ class Settings:
     max_clock_skew_ms: int = 60_000
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
+    site_url: str = "http://localhost:3000"
+    api_url: str | None = None
+    jwt_expiry: int = 3600
+    auth_autoconfirm: bool = True
+    auth_signup_enabled: bool = True
+    auth_anonymous_enabled: bool = True
+    auth_password_min_length: int = 6
+    auth_refresh_reuse_interval: int = 10
+    auth_otp_expiry: int = 3600
+    auth_rate_limit_ip: int = 30
+    auth_rate_limit_email: int = 10
+    auth_rate_limit_refresh: int = 150
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "Performer <noreply@localhost>"
+
+    @property
+    def public_url(self) -> str:
+        """Where clients reach this node, for links the node hands out."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
 
 def load_settings(
@@ -172,7 +245,9 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
         return None
     value: Any
     try:
-        if setting.kind is int:
+        if setting.kind is bool:
+            value = _parse_bool(raw)
+        elif setting.kind is int:
             if isinstance(raw, bool):
                 raise ValueError("a boolean is not a number")
             value = int(raw)
@@ -198,3 +273,14 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.maximum is not None and value > setting.maximum:
         raise ConfigError(f"{where}: {setting.name} must be at most {setting.maximum}")
     return value
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")

@@ -11,6 +11,9 @@ from typing import Any
 import apsw
 
 from performer_edge import __version__
+from performer_edge.auth.component import AuthComponent
+from performer_edge.auth.schema import AUTH_SCHEMA
+from performer_edge.auth.store import PROJECTION as AUTH_PROJECTION
 from performer_edge.config import Settings
 from performer_edge.core.bus import EventBus
 from performer_edge.core.datadir import ApiKeys, DataDir
@@ -20,8 +23,12 @@ from performer_edge.core.events import Event
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
+from performer_edge.core.schema import CORE_MIGRATIONS
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.errors import DataDirError
+
+# The database's schema steps: the core's, then each capability's, in the order they shipped.
+SCHEMA_STEPS: tuple[str, ...] = (*CORE_MIGRATIONS, AUTH_SCHEMA)
 
 
 class Node:
@@ -38,6 +45,7 @@ class Node:
         log: LogWriter,
         bus: EventBus,
         projections: Projections,
+        auth: AuthComponent,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -48,6 +56,7 @@ class Node:
         self.log = log
         self.bus = bus
         self.projections = projections
+        self.auth = auth
         self.version = __version__
         self.started_at = time.monotonic()
 
@@ -62,11 +71,12 @@ class Node:
             identity = data_dir.load_identity()
             tokens = data_dir.load_token_keys(settings.jwt_secret)
             api_keys = data_dir.api_keys(tokens)
-            # Capabilities register the projections they own here as they are added.
             projections = Projections()
+            projections.register(AUTH_PROJECTION)
             bus = EventBus(settings.bus_queue_size)
             db = Database(
                 data_dir.db_path,
+                migrations=SCHEMA_STEPS,
                 synchronous=settings.synchronous,
                 max_group=settings.write_group_max,
                 on_commit=bus.publish,
@@ -83,10 +93,11 @@ class Node:
             except BaseException:
                 db.close()
                 raise
+            auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())
         except BaseException:
             data_dir.release_lock()
             raise
-        return cls(settings, data_dir, identity, tokens, api_keys, db, log, bus, projections)
+        return cls(settings, data_dir, identity, tokens, api_keys, db, log, bus, projections, auth)
 
     @property
     def uptime_s(self) -> float:

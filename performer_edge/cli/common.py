@@ -13,8 +13,9 @@ import apsw
 from performer_edge.config import SETTINGS, Settings, load_settings
 from performer_edge.core import dbfile
 from performer_edge.core.datadir import DataDir
-from performer_edge.core.schema import APPLICATION_ID, MIGRATIONS
+from performer_edge.core.schema import APPLICATION_ID
 from performer_edge.errors import DataDirError
+from performer_edge.node import SCHEMA_STEPS
 
 
 def add_settings_flags(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
@@ -37,7 +38,7 @@ def add_settings_flags(parser: argparse.ArgumentParser, names: Iterable[str] | N
             setting.flag,
             dest=setting.name,
             default=argparse.SUPPRESS,
-            metavar=setting.name.upper(),
+            metavar="BOOL" if setting.kind is bool else setting.name.upper(),
             help=f"{setting.help} (default: {setting.default}; env {setting.env})",
             **extra,
         )
@@ -54,7 +55,7 @@ def open_readonly(data_dir: DataDir) -> apsw.Connection:
     path = data_dir.db_path
     if not path.exists():
         raise DataDirError(f"{path} does not exist yet (start the node once)")
-    dbfile.check_existing(path, APPLICATION_ID, len(MIGRATIONS))
+    dbfile.check_existing(path, APPLICATION_ID, len(SCHEMA_STEPS))
     try:
         conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
         conn.set_busy_timeout(5000)

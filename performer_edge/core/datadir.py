@@ -48,6 +48,7 @@ class DataDir:
         self.node_key_path = self.keys_dir / "node.ed25519"
         self.jwt_key_path = self.keys_dir / "jwt-es256.pem"
         self.api_keys_path = self.keys_dir / "api-keys.json"
+        self.auth_secret_path = self.keys_dir / "auth-secrets.key"
         self.node_info_path = self.root / "node.json"
         self.lock_path = self.root / "performer.lock"
         self._lock_fd: int | None = None
@@ -87,6 +88,9 @@ class DataDir:
                 write_secret_file(str(self.node_info_path), json.dumps(info).encode())
                 os.chmod(self.node_info_path, 0o644)
                 made = True
+            if not self.auth_secret_path.exists():
+                write_secret_file(str(self.auth_secret_path), os.urandom(32))
+                made = True
             if not self.api_keys_path.exists():
                 keys = self.load_token_keys(None)
                 issued_at = int(self.node_info()["created_at"])
@@ -119,6 +123,18 @@ class DataDir:
             return NodeIdentity.load(str(self.node_key_path))
         except (OSError, ValueError) as exc:
             raise DataDirError(f"node key {self.node_key_path} is unusable: {exc}") from exc
+
+    def auth_secret_key(self) -> bytes:
+        """The 32-byte key that seals recoverable auth secrets (TOTP) at rest."""
+        try:
+            key = read_secret_file(str(self.auth_secret_path))
+        except OSError as exc:
+            raise DataDirError(
+                f"auth secret key {self.auth_secret_path} is unusable: {exc}"
+            ) from exc
+        if len(key) != 32:
+            raise DataDirError(f"auth secret key {self.auth_secret_path} must be 32 bytes")
+        return key
 
     def load_token_keys(self, jwt_secret: str | None) -> TokenKeys:
         try:

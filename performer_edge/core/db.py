@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import apsw
 
 from performer_edge.core import dbfile
-from performer_edge.core.schema import APPLICATION_ID, MIGRATIONS
+from performer_edge.core.schema import APPLICATION_ID, CORE_MIGRATIONS
 from performer_edge.errors import DataDirError, Unavailable
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class Database:
         synchronous: str = "FULL",
         readers: int = 4,
         max_group: int = 1024,
-        migrations: Sequence[str] = MIGRATIONS,
+        migrations: Sequence[str] = CORE_MIGRATIONS,
         on_commit: Callable[[list[Any]], None] | None = None,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:

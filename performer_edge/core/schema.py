@@ -1,6 +1,7 @@
 """The node's internal SQLite schema, migrated in order and tracked with `PRAGMA user_version`.
 
-Capabilities add their own steps to the end of this list; never edit a step that has shipped.
+These are the core's steps; `performer_edge.node.SCHEMA_STEPS` appends each capability's.
+Never edit or reorder a step that has shipped.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 # "Perf" in ASCII: marks a SQLite file as a Performer data file, so a foreign file is refused.
 APPLICATION_ID = 0x50657266
 
-MIGRATIONS: tuple[str, ...] = (
+CORE_MIGRATIONS: tuple[str, ...] = (
     # 1: the event log. `pos` is the local commit order; (origin, seq) is the global identity.
     """
     CREATE TABLE events(

@@ -25,4 +25,5 @@ def make_app(node: Node) -> web.Application:
     app.on_response_prepare.append(cors.on_prepare)
     node_routes.register(app)
     events_api.register(app)
+    node.auth.install(app)
     return app

@@ -24,7 +24,9 @@ async def health(request: web.Request) -> web.Response:
 
 @public
 async def jwks(request: web.Request) -> web.Response:
-    return json_response(request.app[NODE].tokens.jwks())
+    return json_response(
+        request.app[NODE].tokens.jwks(), headers={"Cache-Control": "public, max-age=600"}
+    )
 
 
 def register(app: web.Application) -> None:

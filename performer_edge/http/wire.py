@@ -39,7 +39,22 @@ STATUS_BY_CLASS: tuple[tuple[type[PerformerError], int], ...] = (
 )
 
 # Codes whose HTTP status differs from their class's.
-STATUS_BY_CODE = {"method_not_allowed": 405, "unsupported_media_type": 415}
+STATUS_BY_CODE = {
+    "method_not_allowed": 405,
+    "unsupported_media_type": 415,
+    # GoTrue answers these with 422 Unprocessable Entity.
+    "weak_password": 422,
+    "user_already_exists": 422,
+    "email_exists": 422,
+    "phone_exists": 422,
+    "signup_disabled": 422,
+    "anonymous_provider_disabled": 422,
+    "same_password": 422,
+    "mfa_verification_failed": 422,
+    "mfa_challenge_expired": 422,
+    "mfa_factor_name_conflict": 422,
+    "email_address_invalid": 400,
+}
 
 POSTGREST_AUTH_CODES = {
     "token_invalid": "PGRST301",
@@ -116,6 +131,8 @@ def error_response(path: str, error: PerformerError) -> web.Response:
             "msg": error.message,
             "message": error.message,
         }
+        if isinstance(error.details, dict):
+            body.update(error.details)
         headers["X-Supabase-Api-Version"] = GOTRUE_API_VERSION
         headers["x-sb-error-code"] = gotrue_code
     elif family == "storage":
