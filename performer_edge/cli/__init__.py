@@ -10,11 +10,19 @@ import sys
 from collections.abc import Sequence
 
 from performer_edge import __version__
-from performer_edge.cli import events_cmd, init_cmd, keys_cmd, replay_cmd, serve_cmd, status_cmd
+from performer_edge.cli import (
+    auth_cmd,
+    events_cmd,
+    init_cmd,
+    keys_cmd,
+    replay_cmd,
+    serve_cmd,
+    status_cmd,
+)
 from performer_edge.cli.common import fail
 from performer_edge.errors import ConfigError, PerformerError
 
-COMMANDS = (init_cmd, serve_cmd, keys_cmd, events_cmd, replay_cmd, status_cmd)
+COMMANDS = (init_cmd, serve_cmd, keys_cmd, events_cmd, replay_cmd, status_cmd, auth_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
