@@ -19,7 +19,7 @@ from performer_edge.core.bus import EventBus
 from performer_edge.core.datadir import ApiKeys, DataDir
 from performer_edge.core.db import Database
 from performer_edge.core.dbfile import describe
-from performer_edge.core.events import Event
+from performer_edge.core.events import Event, encode_checked
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
@@ -105,12 +105,15 @@ class Node:
 
     async def append(self, kind: str, scope: str, data: Any) -> Event:
         """Append one local event; returns once it is durably committed."""
-        return await self.db.write(lambda tx: self.log.append(tx, kind, scope, data))
+        # Validate and encode here, on the caller's thread: the writer thread is the bottleneck.
+        payload = encode_checked(kind, data)
+        return await self.db.write(lambda tx: self.log.append_encoded(tx, kind, scope, payload))
 
     async def append_many(self, items: list[tuple[str, str, Any]]) -> list[Event]:
         """Append several events atomically: all commit or none do."""
+        encoded = [(kind, scope, encode_checked(kind, data)) for kind, scope, data in items]
         return await self.db.write(
-            lambda tx: [self.log.append(tx, kind, scope, data) for kind, scope, data in items]
+            lambda tx: [self.log.append_encoded(tx, k, s, payload) for k, s, payload in encoded]
         )
 
     def close(self) -> None:

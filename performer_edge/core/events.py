@@ -87,6 +87,14 @@ def encode_payload(value: Any) -> bytes:
         raise InvalidInput(f"payload cannot be encoded: {exc}") from exc
 
 
+def encode_checked(kind: str, value: Any) -> bytes:
+    """Validate a local event's kind and encode its payload (InvalidInput on either)."""
+    problems = kind_problems(kind)
+    if problems:
+        raise InvalidInput(problems[0], code="invalid_event_kind")
+    return encode_payload(value)
+
+
 def sign_event(key: SigningKey, seq: int, hlc: int, kind: str, scope: str, payload: bytes) -> Event:
     origin = bytes(key.verify_key)
     signature = key.sign(signing_bytes(origin, seq, hlc, kind, scope, payload)).signature

@@ -13,17 +13,11 @@ from typing import Any
 import apsw
 
 from performer_edge.core.db import WriteTx
-from performer_edge.core.events import (
-    Event,
-    check_shape,
-    encode_payload,
-    kind_problems,
-    sign_event,
-)
+from performer_edge.core.events import Event, check_shape, encode_checked, sign_event
 from performer_edge.core.hlc import HybridClock
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.projections import Projections
-from performer_edge.errors import IntegrityError, InvalidInput
+from performer_edge.errors import IntegrityError
 from sync.version_vector import VersionVector
 
 EVENT_COLUMNS = "pos, origin, seq, hlc, kind, scope, payload, sig"
@@ -67,10 +61,7 @@ class LogWriter:
 
     def append(self, tx: WriteTx, kind: str, scope: str, data: Any) -> Event:
         """Append a local event with `data` as its CBOR payload, and project it."""
-        problems = kind_problems(kind)
-        if problems:
-            raise InvalidInput(problems[0], code="invalid_event_kind")
-        return self.append_encoded(tx, kind, scope, encode_payload(data))
+        return self.append_encoded(tx, kind, scope, encode_checked(kind, data))
 
     def append_encoded(self, tx: WriteTx, kind: str, scope: str, payload: bytes) -> Event:
         origin = self._origin
