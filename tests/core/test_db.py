@@ -10,7 +10,8 @@ import apsw
 import pytest
 
 from performer_edge.core.db import Database, WriteTx
-from performer_edge.core.schema import APPLICATION_ID, CORE_MIGRATIONS as MIGRATIONS
+from performer_edge.core.schema import APPLICATION_ID
+from performer_edge.core.schema import CORE_MIGRATIONS as MIGRATIONS
 from performer_edge.errors import DataDirError, Unavailable
 
 EXTRA = "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
