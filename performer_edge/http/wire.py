@@ -54,6 +54,15 @@ STATUS_BY_CODE = {
     "mfa_challenge_expired": 422,
     "mfa_factor_name_conflict": 422,
     "email_address_invalid": 400,
+    # PostgREST's codes whose status is not their class's (supabase-wire.md §1.4).
+    "PGRST103": 416,
+    "PGRST107": 406,
+    "PGRST116": 406,
+    "PGRST201": 300,
+    "PGRST202": 404,
+    "PGRST205": 404,
+    "23505": 409,
+    "23503": 409,
 }
 
 POSTGREST_AUTH_CODES = {
