@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -87,11 +88,13 @@ class EventBus:
     def __init__(self, queue_size: int = DEFAULT_QUEUE) -> None:
         self.queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._subscriptions: list[Subscription] = []
         self.last_pos = 0
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._loop_thread = threading.get_ident() if loop.is_running() else None
 
     def subscribe(
         self,
@@ -114,6 +117,9 @@ class EventBus:
             return
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._fan_out(batch)  # already on the loop (the writer's settle callback)
             return
         try:
             loop.call_soon_threadsafe(self._fan_out, batch)

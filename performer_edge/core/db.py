@@ -224,9 +224,11 @@ class Database:
         for request, ok, _ in outcomes:
             if ok and request.tx is not None:
                 published.extend(request.tx.published)
-        _settle(outcomes)
+        after = None
         if published and self.on_commit is not None:
-            self.on_commit(published)
+            on_commit = self.on_commit
+            after = lambda: on_commit(published)  # noqa: E731
+        _settle(outcomes, after)
 
     def _run_optimistic(self, batch: list[_Request]) -> list[tuple[_Request, bool, Any]] | None:
         """Run the group without savepoints (the common case: nothing fails).
@@ -320,8 +322,15 @@ def _split_exclusive(batch: list[_Request]) -> list[list[_Request]]:
     return groups
 
 
-def _settle(outcomes: list[tuple[_Request, bool, Any]]) -> None:
-    """Resolve waiters: thread futures directly, asyncio futures with one wake-up per loop."""
+def _settle(
+    outcomes: list[tuple[_Request, bool, Any]], after: Callable[[], None] | None = None
+) -> None:
+    """Resolve waiters, then run `after` (publishing the group's events).
+
+    Thread futures are resolved directly. Asyncio futures are resolved with one wake-up per
+    loop, and `after` rides along in the first loop's callback: one wake-up per commit, and
+    subscribers see a group's events in commit order, after its writers have their answers.
+    """
     per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
     for request, ok, value in outcomes:
         if request.loop is None:
@@ -336,12 +345,17 @@ def _settle(outcomes: list[tuple[_Request, bool, Any]]) -> None:
             per_loop.setdefault(request.loop, []).append((request.future, ok, value))
     for loop, items in per_loop.items():
         try:
-            loop.call_soon_threadsafe(_settle_in_loop, items)
+            loop.call_soon_threadsafe(_settle_in_loop, items, after)
+            after = None
         except RuntimeError:
             log.warning("event loop closed before %d write results could be delivered", len(items))
+    if after is not None:
+        after()
 
 
-def _settle_in_loop(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+def _settle_in_loop(
+    items: list[tuple[asyncio.Future[Any], bool, Any]], after: Callable[[], None] | None
+) -> None:
     for future, ok, value in items:
         if future.done():
             continue  # the waiter was cancelled; the write itself has committed
@@ -349,3 +363,5 @@ def _settle_in_loop(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
+    if after is not None:
+        after()

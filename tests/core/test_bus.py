@@ -65,3 +65,12 @@ async def test_close_wakes_waiting_subscribers() -> None:
     bus.close()
     with pytest.raises(SubscriptionDropped, match="shutting down"):
         await asyncio.wait_for(waiter, 5)
+
+
+async def test_committed_events_reach_subscribers_in_commit_order(node) -> None:  # type: ignore[no-untyped-def]
+    node.bus.attach(asyncio.get_running_loop())
+    subscription = node.bus.subscribe("all")
+    written = await asyncio.gather(*(node.append("app.n", "s", i) for i in range(50)))
+    received = [await asyncio.wait_for(subscription.get(), 5) for _ in range(50)]
+    assert [e.pos for e in received] == sorted(e.pos for e in written)
+    assert {e.data for e in received} == set(range(50))
