@@ -88,6 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
     Setting(
+        "migrations",
+        Path,
+        None,
+        "directory of .sql migrations applied (each once, in name order) when the node starts",
+    ),
+    Setting(
         "site_url",
         str,
         "http://localhost:3000",
@@ -154,6 +160,7 @@ class Settings:
     max_clock_skew_ms: int = 60_000
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
+    migrations: Path | None = None
     site_url: str = "http://localhost:3000"
     api_url: str | None = None
     jwt_expiry: int = 3600

@@ -26,9 +26,12 @@ from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.errors import DataDirError
+from performer_edge.rest.connection import install_pure_functions
+from performer_edge.rest.schema import PROJECTION as SCHEMA_PROJECTION
+from performer_edge.rest.schema import REST_SCHEMA
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
-SCHEMA_STEPS: tuple[str, ...] = (*CORE_MIGRATIONS, AUTH_SCHEMA)
+SCHEMA_STEPS: tuple[str, ...] = (*CORE_MIGRATIONS, AUTH_SCHEMA, REST_SCHEMA)
 
 
 class Node:
@@ -73,6 +76,7 @@ class Node:
             api_keys = data_dir.api_keys(tokens)
             projections = Projections()
             projections.register(AUTH_PROJECTION)
+            projections.register(SCHEMA_PROJECTION)
             bus = EventBus(settings.bus_queue_size)
             db = Database(
                 data_dir.db_path,
@@ -80,6 +84,7 @@ class Node:
                 synchronous=settings.synchronous,
                 max_group=settings.write_group_max,
                 on_commit=bus.publish,
+                on_connect=install_pure_functions,
             )
             try:
                 log = db.run_exclusive(

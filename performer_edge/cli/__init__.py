@@ -15,6 +15,7 @@ from performer_edge.cli import (
     events_cmd,
     init_cmd,
     keys_cmd,
+    migrate_cmd,
     replay_cmd,
     serve_cmd,
     status_cmd,
@@ -22,7 +23,16 @@ from performer_edge.cli import (
 from performer_edge.cli.common import fail
 from performer_edge.errors import ConfigError, PerformerError
 
-COMMANDS = (init_cmd, serve_cmd, keys_cmd, events_cmd, replay_cmd, status_cmd, auth_cmd)
+COMMANDS = (
+    init_cmd,
+    serve_cmd,
+    keys_cmd,
+    migrate_cmd,
+    events_cmd,
+    replay_cmd,
+    status_cmd,
+    auth_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from performer_edge.cli.common import add_settings_flags, settings_from
 from performer_edge.http.server import serve
 from performer_edge.logs import configure_logging
 from performer_edge.node import Node
+from performer_edge.rest.migrations import apply_migrations, read_migration_files
 
 
 def register(commands: Any) -> None:
@@ -25,6 +26,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     node = Node.open(settings)
     try:
+        if settings.migrations is not None:
+            apply_migrations(
+                node.db,
+                node.log,
+                read_migration_files([settings.migrations]),
+                lambda name, status: print(f"migration {status}: {name}", flush=True),
+            )
         asyncio.run(serve(node, on_ready=lambda host, port: _banner(node, host, port)))
     finally:
         node.close()

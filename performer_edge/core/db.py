@@ -86,6 +86,7 @@ class Database:
         max_group: int = 1024,
         migrations: Sequence[str] = CORE_MIGRATIONS,
         on_commit: Callable[[list[Any]], None] | None = None,
+        on_connect: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
@@ -93,6 +94,8 @@ class Database:
         self.synchronous = synchronous.upper()
         self.max_group = max_group
         self.on_commit = on_commit
+        # Run on every connection as it opens: capabilities register SQL functions here.
+        self._on_connect = on_connect
         self._migrations = tuple(migrations)
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._closed = False
@@ -297,6 +300,8 @@ class Database:
             conn.set_busy_timeout(BUSY_TIMEOUT_MS)
         except apsw.Error as exc:
             raise DataDirError(f"cannot open {self.path}: {exc}") from exc
+        if self._on_connect is not None:
+            self._on_connect(conn)
         return conn
 
     def _open_writer(self) -> apsw.Connection:
