@@ -117,7 +117,9 @@ def test_migrate_command(tmp_path: Path) -> None:
     first = subprocess.run([*command, str(migrations)], capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr
     assert "applied  001_todos.sql" in first.stdout
-    (migrations / "002_bad.sql").write_text("-- money is not supported\nalter table todos add column x money;")
+    (migrations / "002_bad.sql").write_text(
+        "-- money is not supported\nalter table todos add column x money;"
+    )
     second = subprocess.run(
         [*command, str(migrations)], capture_output=True, text=True, check=False
     )
