@@ -46,6 +46,16 @@ FLOW_STATE_TTL_S = 600
 
 
 @dataclass(frozen=True)
+class SessionDraft:
+    """A session read inside a write, waiting for its access token to be signed."""
+
+    user: Row
+    session: Row
+    refresh_token: str
+    user_shape: Row
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a write does: the ops of its event and how to answer once they are applied."""
 
@@ -107,7 +117,12 @@ class AuthService:
                 self.log.append(tx, kind, scope, {"ops": planned.ops})
             return planned.respond(tx.conn)
 
-        return await self.db.write(run)
+        result = await self.db.write(run)
+        if isinstance(result, SessionDraft):
+            # Signing the access token is CPU work that needs no database: keep it off the
+            # writer thread, which every write in the node waits for.
+            return self.finish_session(result)
+        return result
 
     async def read(self, fn: Callable[[apsw.Connection], T]) -> T:
         return await self.db.read(fn)
@@ -128,19 +143,24 @@ class AuthService:
             raise NotFound("User not found", code="user_not_found")
         return user_json(user, store.identities_of(conn, user_id), store.factors_of(conn, user_id))
 
-    def session_shape(self, conn: apsw.Connection, session: Row, refresh_token: str) -> Row:
+    def session_shape(
+        self, conn: apsw.Connection, session: Row, refresh_token: str
+    ) -> SessionDraft:
+        """What a session response needs from the database; `finish_session` signs it."""
         user = store.user_by_id(conn, session["user_id"])
         if user is None:
             raise NotFound("User not found", code="user_not_found")
+        shape = user_json(
+            user, store.identities_of(conn, user["id"]), store.factors_of(conn, user["id"])
+        )
+        return SessionDraft(user, session, refresh_token, shape)
+
+    def finish_session(self, draft: SessionDraft) -> Row:
         token, expires_at = access_token(
-            self.keys, self.issuer, user, session, self.settings.jwt_expiry
+            self.keys, self.issuer, draft.user, draft.session, self.settings.jwt_expiry
         )
         return session_json(
-            token,
-            refresh_token,
-            self.settings.jwt_expiry,
-            expires_at,
-            self.user_shape(conn, user["id"]),
+            token, draft.refresh_token, self.settings.jwt_expiry, expires_at, draft.user_shape
         )
 
     def session_plan(self, new: NewSession, extra_ops: list[Op] | None = None) -> Plan:

@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -69,7 +70,7 @@ class TokenKeys:
     hs256_secret: bytes | None = None
     trusted: Mapping[str, ec.EllipticCurvePublicKey] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def kid(self) -> str:
         return key_id(self.signing_key.public_key())
 

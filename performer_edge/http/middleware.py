@@ -20,7 +20,7 @@ from performer_edge.errors import (
     Unauthorized,
     Unavailable,
 )
-from performer_edge.http.principal import Principal, resolve_principal
+from performer_edge.http.principal import Principal, VerifiedTokens, resolve_principal
 from performer_edge.http.wire import error_response, family_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -157,6 +157,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def make_principal(keys: TokenKeys) -> Any:
+    verified = VerifiedTokens(keys)
+
     @web.middleware
     async def principal(request: web.Request, handler: Handler) -> web.StreamResponse:
         unrouted = request.match_info.http_exception is not None
@@ -165,13 +167,13 @@ def make_principal(keys: TokenKeys) -> Any:
             handler, "performer_public", False
         ):
             try:
-                optional = resolve_principal(request, keys)
+                optional = resolve_principal(request, verified)
             except Unauthorized:
                 optional = None
             if optional is not None:
                 request[PRINCIPAL_KEY] = optional
             return await handler(request)
-        found = resolve_principal(request, keys)
+        found = resolve_principal(request, verified)
         if found is None:
             raise Unauthorized("No API key found in request", code="no_api_key")
         request[PRINCIPAL_KEY] = found
