@@ -1,0 +1,288 @@
+"""Writes are events: plan a local row write as a row event, apply row events to user tables.
+
+Theory of operation. The REST layer turns each insert/update/delete into a `RowWrite` with
+`plan_*` and appends it to the log (`RowStore.append`); the log runs the `rows` projection, which
+calls `apply` in the same SQLite transaction. A peer's row event reaches `apply` the same way
+through `LogWriter.ingest`. `apply` merges the event into the row's registers (`row_registers`:
+per-column last-writer-wins by (HLC, origin), existence as a register, so deletes are tombstones),
+stores them in `row_state`, refreshes the row's entries in `row_conflicts`, then brings the user
+table's row in line: present with the winning values when the existence register says so, absent
+otherwise. The visible change comes back as a `RowChange` for realtime's postgres_changes.
+
+Storage trade-off: one shared `row_state` table holding one CBOR value per row, rather than a
+shadow table per user table or a row per cell. A write costs one indexed read and one write
+of shadow state whatever its column count and whether it wins (the common local write, newer than
+everything, is the same code path); no DDL follows user migrations. The cost: shadow state is
+opaque to SQL, values are stored twice (the table is a cache of the registers, which lets a late
+table registration or a `replay` rebuild it), and a column rename must rewrite the row blobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import apsw
+
+from performer_edge.core.db import WriteTx
+from performer_edge.core.events import Event, encode_payload
+from performer_edge.core.log import LogWriter
+from performer_edge.core.projections import Projection
+from performer_edge.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from performer_edge.rest import row_tables
+from performer_edge.rest.row_format import (
+    EXISTENCE,
+    Clock,
+    RowOp,
+    RowWrite,
+    SqlValue,
+    encode_pk,
+    identifier_problem,
+    parse_row_event,
+    same_value,
+    table_name_problem,
+    value_problem,
+)
+from performer_edge.rest.row_registers import RowState, encode_row_state
+
+PROJECTION_NAME = "rows"
+Record = Mapping[str, SqlValue]
+
+
+@dataclass(frozen=True)
+class RowTable:
+    """What the row layer needs to know of a user table (the catalog adapts to this)."""
+
+    name: str
+    pk_columns: tuple[str, ...]
+    columns: tuple[str, ...]  # every other column
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """The visible effect of one row event: records as a reader saw them before and after."""
+
+    table: str
+    op: RowOp
+    old_record: Record | None = None
+    new_record: Record | None = None
+
+
+class RowStore:
+    """Plans local row writes and applies row events. Used on the writer thread only."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, RowTable] = {}
+        self._last_change: tuple[tuple[bytes, int], RowChange] | None = None
+        self._planned: tuple[bytes, RowWrite] | None = None
+        self.projection = Projection(PROJECTION_NAME, ("row.",), self._project, self.reset)
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def table(self, name: str, pk_columns: Iterable[str], columns: Iterable[str]) -> RowTable:
+        """Register (or re-register after a migration) a user table. `columns` may repeat the
+        primary key's; a column later dropped is simply left out, and writes to it are ignored."""
+        keys = tuple(pk_columns)
+        others = tuple(c for c in dict.fromkeys(columns) if c not in keys)
+        problem = table_name_problem(name) or next(
+            filter(None, map(identifier_problem, keys + others)), None
+        )
+        if problem or not keys or len(set(keys)) != len(keys):
+            raise InvalidInput(f"cannot register table {name!r}: {problem or 'bad primary key'}")
+        spec = RowTable(name, keys, others)
+        self._tables[name] = spec
+        return spec
+
+    def drop_table(self, name: str) -> None:
+        """Forget a table. Its registers stay in `row_state`, as for a dropped column."""
+        self._tables.pop(name, None)
+
+    def materialize_table(self, conn: apsw.Connection, name: str) -> int:
+        """Rebuild a table's rows from its registers (for a table registered after some of its
+        row events arrived, e.g. from a peer, ahead of the migration creating it). Row count."""
+        spec = self._spec(name)
+        conn.execute(f"DELETE FROM {row_tables.quoted(name)}")
+        count = 0
+        for pk, state in row_tables.states_of(conn, name):
+            if state.exists:
+                row_tables.insert_row(conn, spec.name, {**pk, **state.values(spec.columns)})
+                count += 1
+        return count
+
+    # -- planning local writes -----------------------------------------------------------------
+
+    def plan_insert(self, conn: apsw.Connection, table: str, row: Record) -> RowWrite:
+        """An insert of `row` (every column; those not given are written as NULL, so the caller
+        fills defaults first: a default must be in the event to be the same on every node)."""
+        spec = self._spec(table)
+        pk = _local_pk(spec, row)
+        values = _local_values(spec, {c: v for c, v in row.items() if c not in spec.pk_columns})
+        state = row_tables.load_state(conn, table, encode_pk(pk))
+        if state.exists:
+            raise Conflict(f"a row of {table} with key {pk} already exists", code="duplicate_key")
+        return _planned(RowOp.INSERT, spec, pk, {c: values.get(c) for c in spec.columns}, state)
+
+    def plan_update(
+        self, conn: apsw.Connection, table: str, pk: Record, changes: Record
+    ) -> RowWrite:
+        """An update of the visible row `pk`. A primary-key column may only repeat its value."""
+        spec = self._spec(table)
+        key = _local_pk(spec, pk)
+        for column in spec.pk_columns:
+            if column in changes and changes[column] != key[column]:
+                raise InvalidInput(
+                    f"cannot change primary key column {column!r}: delete and insert instead",
+                    code="primary_key_change",
+                )
+        values = _local_values(spec, {c: v for c, v in changes.items() if c not in key})
+        return _planned(RowOp.UPDATE, spec, key, values, self._visible_state(conn, table, key))
+
+    def plan_delete(self, conn: apsw.Connection, table: str, pk: Record) -> RowWrite:
+        spec = self._spec(table)
+        key = _local_pk(spec, pk)
+        return _planned(RowOp.DELETE, spec, key, {}, self._visible_state(conn, table, key))
+
+    def append(self, tx: WriteTx, log: LogWriter, write: RowWrite) -> tuple[Event, RowChange]:
+        """Append a planned write to the log (which applies it) and return its visible change."""
+        payload = encode_payload(write.payload())
+        # `apply` recognises this very payload object and takes the already-checked write
+        # instead of decoding and validating it again: the merge itself is the same code.
+        self._planned = (payload, write)
+        try:
+            event = log.append_encoded(tx, write.kind, write.scope, payload)
+        finally:
+            self._planned = None
+        return event, self.last_change(event)
+
+    # -- applying events -----------------------------------------------------------------------
+
+    def apply(self, conn: apsw.Connection, event: Event) -> RowChange:
+        """Merge a row event (local or remote, new or repeated) and return its visible change."""
+        planned = self._planned
+        if planned is not None and event.payload is planned[0]:
+            write = planned[1]
+        else:
+            write = parse_row_event(event)
+        spec = self._tables.get(write.table)
+        if spec is not None and set(write.pk) != set(spec.pk_columns):
+            raise IntegrityError(
+                f"row event for {write.table} has key columns {sorted(write.pk)}, "
+                f"the table has {list(spec.pk_columns)}",
+                code="row_event_schema_mismatch",
+            )
+        key = encode_pk(write.pk)
+        old = row_tables.load_state(conn, write.table, key)
+        registers = write.registers()
+        new = old.with_write(event.origin, event.hlc, event.seq, registers, write.bases)
+        if new is old:
+            return RowChange(write.table, RowOp.NONE)  # a repeat, or fully superseded
+        row_tables.store_state(conn, write.table, key, encode_row_state(new))
+        row_tables.refresh_conflicts(conn, write.table, key, old, new)
+        if spec is None:
+            return RowChange(write.table, RowOp.NONE)  # kept until the table is registered
+        won = new.won_by(event.origin, event.hlc, registers)
+        return _apply_to_table(conn, spec, write.pk, old, new, won)
+
+    def last_change(self, event: Event) -> RowChange:
+        """The change the projection made for `event`, which must be the last one it applied."""
+        if self._last_change is None or self._last_change[0] != event.key:
+            raise LookupError(
+                f"no row change recorded for event {event.seq}: is {PROJECTION_NAME!r} registered?"
+            )
+        return self._last_change[1]
+
+    def reset(self, conn: apsw.Connection) -> None:
+        """Empty every registered user table and the shadow state, before a replay."""
+        for name in self._tables:
+            conn.execute(f"DELETE FROM {row_tables.quoted(name)}")
+        conn.execute("DELETE FROM row_state")
+        conn.execute("DELETE FROM row_conflicts")
+        self._last_change = None
+
+    def _project(self, conn: apsw.Connection, event: Event) -> None:
+        self._last_change = (event.key, self.apply(conn, event))
+
+    def _spec(self, table: str) -> RowTable:
+        spec = self._tables.get(table)
+        if spec is None:
+            raise NotFound(f"table {table!r} is not known", code="unknown_table")
+        return spec
+
+    def _visible_state(self, conn: apsw.Connection, table: str, pk: Record) -> RowState:
+        state = row_tables.load_state(conn, table, encode_pk(pk))
+        if not state.exists:
+            raise NotFound(f"no row of {table} with key {dict(pk)}", code="row_not_found")
+        return state
+
+
+def _apply_to_table(
+    conn: apsw.Connection, spec: RowTable, pk: Record, old: RowState, new: RowState, won: bool
+) -> RowChange:
+    before = {**pk, **old.values(spec.columns)} if old.exists else None
+    after = {**pk, **new.values(spec.columns)} if new.exists else None
+    try:
+        if after is None:
+            if before is None:
+                return RowChange(spec.name, RowOp.NONE)
+            gone = row_tables.delete_row(conn, spec.name, pk)
+            return RowChange(spec.name, RowOp.DELETE, gone, None)
+        current = row_tables.select_row(conn, spec.name, pk) if before is not None else None
+        if current is None:  # newly visible (or the table lost it: put it back)
+            return RowChange(
+                spec.name, RowOp.INSERT, None, row_tables.insert_row(conn, spec.name, after)
+            )
+        assert before is not None
+        changed = {
+            c: v for c, v in after.items() if c not in before or not same_value(before[c], v)
+        }
+        if not changed and not won:
+            return RowChange(spec.name, RowOp.NONE)
+        updated = row_tables.update_row(conn, spec.name, pk, changed) if changed else current
+        return RowChange(spec.name, RowOp.UPDATE, current, updated)
+    except apsw.ConstraintError as exc:
+        raise Conflict(
+            f"row event breaks a constraint of {spec.name}: {exc}",
+            code="constraint_violation",
+            hint="user tables must accept every merged row; see rest/row_events.py",
+        ) from exc
+
+
+# -- local input: the caller's mistakes are InvalidInput, not IntegrityError ----------------------
+
+
+def _local_pk(spec: RowTable, row: Record) -> dict[str, SqlValue]:
+    pk: dict[str, SqlValue] = {}
+    for column in spec.pk_columns:
+        value = _local_value(column, row.get(column))
+        if value is None:
+            raise InvalidInput(f"primary key column {column!r} needs a value", code="missing_key")
+        pk[column] = value
+    return pk
+
+
+def _local_values(spec: RowTable, values: Record) -> dict[str, SqlValue]:
+    known = set(spec.columns)
+    unknown = [c for c in values if c not in known]
+    if unknown:
+        raise InvalidInput(f"{spec.name} has no column {unknown[0]!r}", code="unknown_column")
+    return {column: _local_value(column, value) for column, value in values.items()}
+
+
+def _local_value(column: str, value: object) -> SqlValue:
+    if isinstance(value, bool):
+        return int(value)
+    problem = value_problem(value)
+    if problem:
+        raise InvalidInput(f"column {column!r}: {problem}", code="invalid_value")
+    assert value is None or isinstance(value, int | float | str | bytes)
+    return value
+
+
+def _planned(op: RowOp, spec: RowTable, pk: Record, values: Record, state: RowState) -> RowWrite:
+    """The write, naming as its base every version of each register it replaces knowingly."""
+    bases: dict[str, tuple[Clock, ...]] = {}
+    for column in (*values, EXISTENCE) if state.registers else ():
+        live = state.live_clocks(column)
+        if live:
+            bases[column] = live
+    return RowWrite(op, spec.name, dict(pk), dict(values), bases)
