@@ -20,14 +20,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The supabase-js suite (tests/js, run from tests/auth/test_js_client.py) needs node v20+ and npm.
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
+
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "node (v20+) and npm are required to run the supabase-js tests in $(JS_DIR)"; exit 1; }
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(JS_STAMP)
+
+js-deps: $(JS_STAMP)
+
 serve: $(STAMP)
 	$(BIN)/performer serve --data $(DATA) --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow, packaging and network suites: the inner loop while editing.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest -m "not slow and not pkg" $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -85,20 +85,27 @@ class Account:
                         "A user with this email address has already been registered",
                         "email_exists",
                     )
-                if self.settings.auth_autoconfirm or user["is_anonymous"]:
+                # As GoTrue: only an anonymous user on an autoconfirm node adds an address at
+                # once (like a sign-up); a permanent user always proves the new address, else a
+                # stolen access token could move the account to the thief's mailbox.
+                if user["is_anonymous"] and self.settings.auth_autoconfirm:
                     update.update({"email": new_email, "email_confirmed_at": at})
-                    if user["is_anonymous"]:
-                        update["is_anonymous"] = 0
-                        app = {"provider": "email", "providers": ["email"]}
-                        update["raw_app_meta_data"] = {**user["raw_app_meta_data"], **app}
-                        identity = identity_row({**user, "email": new_email}, at)
-                        ops.append(store.upsert("auth_identities", identity))
+                    update["is_anonymous"] = 0
+                    app = {"provider": "email", "providers": ["email"]}
+                    update["raw_app_meta_data"] = {**user["raw_app_meta_data"], **app}
+                    identity = identity_row({**user, "email": new_email}, at)
+                    ops.append(store.upsert("auth_identities", identity))
                 else:
                     update.update({"email_change": new_email, "email_change_sent_at": at})
                     ops += self.service.links.issue(
                         conn, user, "email_change", new_email, redirect_to, challenge
                     )
             if new_phone and new_phone != user["phone"]:
+                if store.user_by_phone(conn, new_phone) is not None:
+                    raise invalid(
+                        "A user with this phone number has already been registered",
+                        "phone_exists",
+                    )
                 if not self.settings.auth_autoconfirm:
                     raise invalid(
                         "Error sending phone change OTP: no SMS provider is configured",
@@ -222,7 +229,7 @@ class Account:
         kind = body.get("type")
         if kind in ("sms", "phone_change"):
             raise otp_expired()
-        if kind not in VERIFY_TYPES:
+        if not isinstance(kind, str) or kind not in VERIFY_TYPES:
             raise invalid("Verify requires a verification type", "validation_failed")
         if body.get("token_hash"):
             token_hash = str(body["token_hash"])
@@ -251,6 +258,7 @@ class Account:
         ops: list[Op] = [store.update("auth_one_time_tokens", token_hash, {"consumed_at": at})]
         changes: dict[str, Any] = {"updated_at": at, **_confirmation_changes(conn, token)}
         ops.append(store.update("auth_users", user["id"], changes))
+        ops += _conversion_ops(conn, token)
         method = AMR_METHOD.get(token["token_type"], "otp")
         return self.service.session_plan(start_session(user, method), ops)
 
@@ -284,6 +292,7 @@ class Account:
             user_changes = _confirmation_changes(conn, token)
             if user_changes:
                 ops.append(store.update("auth_users", token["user_id"], user_changes))
+            ops += _conversion_ops(conn, token)
             return Plan(ops, lambda c: {"code": code})
 
         try:
@@ -314,6 +323,24 @@ def _confirmation_changes(conn: apsw.Connection, token: Row) -> dict[str, Any]:
     if token["token_type"].startswith("email_change") and user["email_change"]:
         return {"email": user["email_change"], "email_change": None, "email_confirmed_at": at}
     return {}
+
+
+def _conversion_ops(conn: apsw.Connection, token: Row) -> list[Op]:
+    """An anonymous user who confirms an email address becomes a permanent email user."""
+    user = store.user_by_id(conn, token["user_id"])
+    if (
+        user is None
+        or not user["is_anonymous"]
+        or not user["email_change"]
+        or not token["token_type"].startswith("email_change")
+    ):
+        return []
+    at = now_iso()
+    app = {**user["raw_app_meta_data"], "provider": "email", "providers": ["email"]}
+    return [
+        store.update("auth_users", user["id"], {"is_anonymous": 0, "raw_app_meta_data": app}),
+        store.upsert("auth_identities", identity_row({**user, "email": user["email_change"]}, at)),
+    ]
 
 
 def error_params(code: str, description: str) -> dict[str, str]:

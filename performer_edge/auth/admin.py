@@ -149,6 +149,11 @@ class Admin:
                     )
                 changes["email"] = email
             if phone and phone != user["phone"]:
+                if store.user_by_phone(conn, phone):
+                    raise invalid(
+                        "A user with this phone number has already been registered",
+                        "phone_exists",
+                    )
                 changes["phone"] = phone
             if hashed:
                 changes["encrypted_password"] = hashed
@@ -289,7 +294,8 @@ class Admin:
                 "email_otp": issued.otp,
                 "hashed_token": issued.token_hash,
                 "redirect_to": issued.redirect_to,
-                "verification_type": token_type,
+                # GoTrue echoes the requested type; supabase-py validates it as one of LINK_TYPES.
+                "verification_type": link_type,
             }
             return Plan(ops, lambda c: {**self.service.user_shape(c, user["id"]), **extra})
 

@@ -37,6 +37,7 @@ STEP_S = 30
 DIGITS = 6
 CHALLENGE_TTL_S = 300
 ALLOWED_DRIFT_STEPS = 1
+MAX_LABEL_CHARS = 255
 
 
 def totp_code(secret_b32: str, step: int) -> str:
@@ -83,12 +84,23 @@ class Mfa:
         if factor_type != "totp":
             raise invalid("factor_type needs to be totp or phone", "validation_failed")
         name = body.get("friendly_name") or ""
-        if not isinstance(name, str):
-            raise invalid("friendly_name must be a string", "validation_failed")
+        if not isinstance(name, str) or len(name) > MAX_LABEL_CHARS:
+            raise invalid(
+                f"friendly_name must be a string of at most {MAX_LABEL_CHARS} characters",
+                "validation_failed",
+            )
         issuer = body.get("issuer") or "Performer"
+        # The issuer goes into the QR code, which holds a few kilobytes at most.
+        if not isinstance(issuer, str) or len(issuer) > MAX_LABEL_CHARS:
+            raise invalid(
+                f"issuer must be a string of at most {MAX_LABEL_CHARS} characters",
+                "validation_failed",
+            )
         secret = base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
         label = f"{issuer}:{user['email'] or user['phone'] or user['id']}"
-        uri = f"otpauth://totp/{quote(label)}?" + urlencode(
+        # A literal ":" separates issuer and account, as GoTrue writes it: authenticators (and
+        # pyotp) read "%3A" as part of the account name.
+        uri = f"otpauth://totp/{quote(label, safe=':@')}?" + urlencode(
             {
                 "secret": secret,
                 "issuer": issuer,

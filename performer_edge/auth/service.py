@@ -30,7 +30,7 @@ from performer_edge.auth.sessions import (
     sha256_hex,
     start_session,
 )
-from performer_edge.auth.shapes import session_json, user_json
+from performer_edge.auth.shapes import obfuscated_user_json, session_json, user_json
 from performer_edge.auth.store import Op, Row
 from performer_edge.config import Settings
 from performer_edge.core.db import Database, WriteTx
@@ -43,6 +43,9 @@ T = TypeVar("T")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_PATTERN = re.compile(r"^\+?[1-9]\d{6,14}$")
 FLOW_STATE_TTL_S = 600
+# Metadata travels inside events and JWTs, whose encoders stop at a few hundred levels (orjson at
+# 255, CBOR decoding at 400): deeper input would be stored, then fail to answer or to replay.
+METADATA_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,26 @@ def metadata(raw: Any, what: str = "data") -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise invalid(f"{what} must be a JSON object", "validation_failed")
+    if nesting_depth(raw) > METADATA_MAX_DEPTH:
+        raise invalid(
+            f"{what} is nested more than {METADATA_MAX_DEPTH} levels deep", "validation_failed"
+        )
     return raw
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (iterative: the input is untrusted)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in _children(item))
+    return deepest
+
+
+def _children(item: dict[str, Any] | list[Any]) -> list[Any]:
+    return list(item.values()) if isinstance(item, dict) else item
 
 
 class AuthService:
@@ -188,6 +210,10 @@ class AuthService:
     async def sign_up(self, body: dict[str, Any], ip: str | None, redirect_to: str | None) -> Row:
         if not self.settings.auth_signup_enabled:
             raise invalid("Signups not allowed for this instance", "signup_disabled")
+        for field in ("email", "phone"):
+            # A wrongly typed address is a bad request, not an anonymous sign-up.
+            if body.get(field) is not None and not isinstance(body[field], str):
+                raise invalid(f"{field} must be a string", "validation_failed")
         if not body.get("email") and not body.get("phone"):
             return await self.sign_in_anonymously(body, ip)
         self.limit("sign_in", ip)
@@ -212,7 +238,11 @@ class AuthService:
             if existing is not None and (
                 existing["email_confirmed_at"] or existing["phone_confirmed_at"]
             ):
-                raise invalid("User already registered", "user_already_exists")
+                if self.settings.auth_autoconfirm:
+                    raise invalid("User already registered", "user_already_exists")
+                # As GoTrue: where sign-ups must be confirmed, a taken address answers like a
+                # new sign-up (a made-up user, no mail sent): sign-up tells nobody who exists.
+                return Plan([], lambda c: obfuscated_user_json(email, phone, data))
             at = now_iso()
             if existing is None:
                 user = new_user_row(email=email, phone=phone, at=at, user_metadata=data)
@@ -222,18 +252,11 @@ class AuthService:
                     store.upsert("auth_identities", identity_row(user, at)),
                 ]
             else:
+                # As GoTrue: an unconfirmed account keeps its password and data. Whoever signs
+                # up again has not proved the address, so must not choose the password that
+                # the owner's confirmation would then activate.
                 user = existing
-                ops = [
-                    store.update(
-                        "auth_users",
-                        user["id"],
-                        {
-                            "encrypted_password": hashed,
-                            "raw_user_meta_data": data,
-                            "updated_at": at,
-                        },
-                    )
-                ]
+                ops = []
             if self.settings.auth_autoconfirm:
                 confirmed = "email_confirmed_at" if email else "phone_confirmed_at"
                 ops.append(store.update("auth_users", user["id"], {confirmed: at}))

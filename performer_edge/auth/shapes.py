@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 Row = dict[str, Any]
@@ -47,6 +49,26 @@ def user_json(user: Row, identities: list[Row], factors: list[Row] | None = None
     if factors:
         shape["factors"] = [factor_json(f) for f in factors]
     return shape
+
+
+def obfuscated_user_json(email: str | None, phone: str | None, data: Row) -> Row:
+    """GoTrue's `sanitizeUser`: what sign-up answers for a taken address when mail is confirmed."""
+    at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    provider = "email" if email else "phone"
+    return {
+        "id": str(uuid.uuid4()),
+        "aud": "authenticated",
+        "role": "",
+        "email": email or "",
+        "phone": phone or "",
+        "confirmation_sent_at": at,
+        "app_metadata": {"provider": provider, "providers": [provider]},
+        "user_metadata": data,
+        "identities": [],
+        "created_at": at,
+        "updated_at": at,
+        "is_anonymous": False,
+    }
 
 
 def identity_json(identity: Row) -> Row:

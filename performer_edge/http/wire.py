@@ -53,6 +53,7 @@ STATUS_BY_CODE = {
     "mfa_verification_failed": 422,
     "mfa_challenge_expired": 422,
     "mfa_factor_name_conflict": 422,
+    "otp_disabled": 422,
     "email_address_invalid": 400,
     # PostgREST's codes whose status is not their class's (supabase-wire.md §1.4).
     "PGRST103": 416,
