@@ -105,6 +105,13 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "the URL clients reach this node at, for links in emails (default: http://HOST:PORT)",
     ),
+    Setting(
+        "auth_redirect_urls",
+        str,
+        "",
+        "comma-separated URL patterns (* wildcards) that email links may redirect to, besides "
+        "the site URL's origin",
+    ),
     Setting("jwt_expiry", int, 3600, "seconds an access token is valid", minimum=30),
     Setting("auth_autoconfirm", bool, True, "sign-ups are confirmed at once, no email needed"),
     Setting("auth_signup_enabled", bool, True, "new users may sign up"),
@@ -163,6 +170,7 @@ class Settings:
     migrations: Path | None = None
     site_url: str = "http://localhost:3000"
     api_url: str | None = None
+    auth_redirect_urls: str = ""
     jwt_expiry: int = 3600
     auth_autoconfirm: bool = True
     auth_signup_enabled: bool = True

@@ -265,7 +265,7 @@ class Account:
     async def verify_link(self, query: dict[str, str]) -> str:
         """GET /verify from an email link: the URL to redirect the browser to."""
         token_hash, kind = query.get("token", ""), query.get("type", "")
-        redirect = query.get("redirect_to") or self.settings.site_url
+        redirect = self.service.links.allowed_redirect(query.get("redirect_to"))
         if kind not in VERIFY_TYPES:
             return _with_fragment(redirect, error_params("validation_failed", "Invalid type"))
 

@@ -40,7 +40,10 @@ class AuthComponent:
         settings: Settings,
         secret_key: bytes,
     ) -> AuthComponent:
-        links = LinkIssuer(settings.public_url, settings.site_url, settings.auth_otp_expiry)
+        patterns = tuple(p.strip() for p in settings.auth_redirect_urls.split(",") if p.strip())
+        links = LinkIssuer(
+            settings.public_url, settings.site_url, settings.auth_otp_expiry, patterns
+        )
         service = AuthService(db, log, keys, settings, links, RateLimiter())
         return cls(
             service,
@@ -49,6 +52,11 @@ class AuthComponent:
             Admin(service),
             Mailer(db, settings),
         )
+
+    def set_public_url(self, url: str) -> None:
+        """Where clients reach the node, once known (`--port 0` binds a port only at start)."""
+        self.service.links.public_url = url.rstrip("/")
+        self.service.issuer = f"{url.rstrip('/')}/auth/v1"
 
     def install(self, app: web.Application) -> None:
         app[api.AUTH] = self.service

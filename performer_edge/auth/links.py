@@ -9,7 +9,8 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from fnmatch import fnmatchcase
+from urllib.parse import urlencode, urlsplit
 
 import apsw
 
@@ -44,10 +45,30 @@ def token_hash_for(email: str, otp: str) -> str:
 class LinkIssuer:
     """Makes tokens, their links and their emails."""
 
-    def __init__(self, public_url: str, site_url: str, expiry_s: int) -> None:
+    def __init__(
+        self,
+        public_url: str,
+        site_url: str,
+        expiry_s: int,
+        redirect_patterns: tuple[str, ...] = (),
+    ) -> None:
         self.public_url = public_url.rstrip("/")
         self.site_url = site_url
         self.expiry_s = expiry_s
+        self.redirect_patterns = redirect_patterns
+
+    def allowed_redirect(self, requested: str | None) -> str:
+        """`requested` if it is on the site URL's origin or matches an allowed pattern; else the
+        site URL, as GoTrue does, so an email link never hands tokens to another site."""
+        if not requested:
+            return self.site_url
+        site = urlsplit(self.site_url)
+        wanted = urlsplit(requested)
+        if (wanted.scheme, wanted.netloc) == (site.scheme, site.netloc):
+            return requested
+        if any(fnmatchcase(requested, pattern) for pattern in self.redirect_patterns):
+            return requested
+        return self.site_url
 
     def make(
         self,
@@ -65,7 +86,7 @@ class LinkIssuer:
         otp = f"{secrets.randbelow(1_000_000):06d}"
         token_hash = token_hash_for(email, otp)
         at = now_iso()
-        redirect = redirect_to or self.site_url
+        redirect = self.allowed_redirect(redirect_to)
         ops: list[Op] = [
             store.delete("auth_one_time_tokens", row["token_hash"])
             for row in store.fetch_rows(

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _banner(node: Node, host: str, port: int) -> None:
     url_host = f"[{host}]" if ":" in host else host
+    if node.settings.api_url is None:
+        shown = "localhost" if host in ("0.0.0.0", "::") else url_host
+        node.auth.set_public_url(f"http://{shown}:{port}")
     lines = [
         f"Performer Edge {__version__}  node {node.identity.short_id}",
         f"  API URL           http://{url_host}:{port}",

@@ -121,11 +121,8 @@ class AuthNode:
         return [m for m in self.outbox() if m["recipient"] == recipient.lower()]
 
     def local_link(self, action_link: str) -> str:
-        """An email link pointed at this node's real address.
-
-        With `--port 0` links name port 0 (see the xfail in test_client_links.py), so tests keep
-        the link's path and query and use the address the node printed.
-        """
+        """An email link pointed at the address the node printed (links name the same address
+        since the node learns its port at start; test_client_links checks that)."""
         parts = urlsplit(action_link)
         return f"{self.url}{parts.path}?{parts.query}"
 

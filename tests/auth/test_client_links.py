@@ -237,11 +237,6 @@ def test_verify_link_with_a_bad_token_redirects_with_an_error(auth_node: AuthNod
     assert response.headers["location"].startswith(f"{APP}/x#")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, not auth's code: with `serve --port 0` links and `iss` name port 0, "
-    "because Settings.public_url is computed before the port is bound (config/cli)",
-)
 def test_links_and_issuer_name_the_address_the_node_listens_on(auth_node: AuthNode) -> None:
     email = registered(auth_node, "address")
     client = pkce_client(auth_node)
@@ -254,11 +249,6 @@ def test_links_and_issuer_name_the_address_the_node_listens_on(auth_node: AuthNo
     assert claims["iss"] == f"{auth_node.url}/auth/v1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: no redirect allow-list yet; GoTrue sends a redirect_to outside the site "
-    "URL (and URI_ALLOW_LIST) back to the site URL, so links cannot hand tokens to other sites",
-)
 def test_a_redirect_to_outside_the_site_url_falls_back_to_it(auth_node: AuthNode) -> None:
     email = registered(auth_node, "phish")
     client = implicit_client(auth_node)
