@@ -64,6 +64,7 @@ STATUS_BY_CODE = {
     "PGRST205": 404,
     "23505": 409,
     "23503": 409,
+    "42883": 404,
 }
 
 POSTGREST_AUTH_CODES = {

@@ -163,7 +163,16 @@ def _options(reader: TokenReader) -> tuple[_Header, list[str]]:
     header, notes = _Header(), []
     while not reader.at_end():
         if reader.accept("language"):
-            header.language = reader.name().lower()
+            token = reader.current
+            if token is not None and " ".join(token.text.lower().split()) == "sql security":
+                # sqlglot reads `sql security` as one token (MySQL's SQL SECURITY clause).
+                header.language = "sql"
+                reader.position += 1
+                header.security_definer = reader.accept("definer")
+                if not header.security_definer:
+                    reader.expect("invoker")
+            else:
+                header.language = reader.name().lower()
         elif reader.word() in Volatility.__members__.values():
             header.volatility = Volatility(reader.word())
             reader.position += 1
