@@ -26,12 +26,20 @@ from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.errors import DataDirError
-from performer_edge.rest.connection import install_pure_functions
-from performer_edge.rest.schema import PROJECTION as SCHEMA_PROJECTION
-from performer_edge.rest.schema import REST_SCHEMA
+from performer_edge.rest.catalog import Catalog
+from performer_edge.rest.compile import install_functions
+from performer_edge.rest.component import RestComponent
+from performer_edge.rest.row_events import RowStore
+from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
+from performer_edge.rest.schema import REST_SCHEMA, make_projection
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
-SCHEMA_STEPS: tuple[str, ...] = (*CORE_MIGRATIONS, AUTH_SCHEMA, REST_SCHEMA)
+SCHEMA_STEPS: tuple[str, ...] = (
+    *CORE_MIGRATIONS,
+    AUTH_SCHEMA,
+    REST_SCHEMA,
+    ROW_EVENTS_SCHEMA,
+)
 
 
 class Node:
@@ -49,6 +57,7 @@ class Node:
         bus: EventBus,
         projections: Projections,
         auth: AuthComponent,
+        rest: RestComponent,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -60,6 +69,7 @@ class Node:
         self.bus = bus
         self.projections = projections
         self.auth = auth
+        self.rest = rest
         self.version = __version__
         self.started_at = time.monotonic()
 
@@ -76,7 +86,16 @@ class Node:
             api_keys = data_dir.api_keys(tokens)
             projections = Projections()
             projections.register(AUTH_PROJECTION)
-            projections.register(SCHEMA_PROJECTION)
+            rows = RowStore()
+            hooks: list[RestComponent] = []
+            # Rows before schema: a replay's reset empties user tables before they are dropped.
+            projections.register(rows.projection)
+
+            def sync_tables(conn: apsw.Connection, event: Event, catalog: Catalog) -> None:
+                if hooks:  # the component exists once db and log do; it then loads the rest
+                    hooks[0].after_migration(conn, event, catalog)
+
+            projections.register(make_projection(sync_tables))
             bus = EventBus(settings.bus_queue_size)
             db = Database(
                 data_dir.db_path,
@@ -84,7 +103,7 @@ class Node:
                 synchronous=settings.synchronous,
                 max_group=settings.write_group_max,
                 on_commit=bus.publish,
-                on_connect=install_pure_functions,
+                on_connect=install_functions,
             )
             try:
                 log = db.run_exclusive(
@@ -98,11 +117,16 @@ class Node:
             except BaseException:
                 db.close()
                 raise
+            rest = RestComponent(db, log, rows)
+            hooks.append(rest)
+            db.run_exclusive(rest.load_tables)
             auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())
         except BaseException:
             data_dir.release_lock()
             raise
-        return cls(settings, data_dir, identity, tokens, api_keys, db, log, bus, projections, auth)
+        return cls(
+            settings, data_dir, identity, tokens, api_keys, db, log, bus, projections, auth, rest
+        )
 
     @property
     def uptime_s(self) -> float:

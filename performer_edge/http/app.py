@@ -26,4 +26,5 @@ def make_app(node: Node) -> web.Application:
     node_routes.register(app)
     events_api.register(app)
     node.auth.install(app)
+    node.rest.install(app)
     return app

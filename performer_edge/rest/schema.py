@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,13 +83,20 @@ def run_migration(conn: apsw.Connection, name: str, sql: str) -> Catalog:
     return plan.catalog
 
 
-def _apply_event(conn: apsw.Connection, event: Event) -> None:
+CatalogHook = Callable[[apsw.Connection, Event, Catalog], None]
+
+
+def _apply_event(
+    conn: apsw.Connection, event: Event, on_catalog: CatalogHook | None = None
+) -> None:
     data: Any = event.data
     if not isinstance(data, dict) or not all(
         isinstance(data.get(k), str) for k in ("name", "sha256", "sql")
     ):
         raise IntegrityError("malformed schema.migration event")
-    run_migration(conn, data["name"], data["sql"])
+    catalog = run_migration(conn, data["name"], data["sql"])
+    if on_catalog is not None:
+        on_catalog(conn, event, catalog)
     applied_at = datetime.fromtimestamp((event.hlc >> 16) / 1000, tz=UTC).isoformat()
     conn.execute(
         "INSERT INTO rest_migrations(name, sha256, applied_at, origin, seq) VALUES (?, ?, ?, ?, ?) "
@@ -108,7 +116,17 @@ def _reset(conn: apsw.Connection) -> None:
     conn.execute("DELETE FROM rest_migrations")
 
 
-PROJECTION = Projection("schema", (MIGRATION_KIND,), _apply_event, _reset)
+def make_projection(on_catalog: CatalogHook | None = None) -> Projection:
+    """The schema projection; `on_catalog(conn, event, catalog)` hears of each new catalog, in the
+    migration's transaction (the row layer registers the tables it made)."""
+
+    def apply(conn: apsw.Connection, event: Event) -> None:
+        _apply_event(conn, event, on_catalog)
+
+    return Projection("schema", (MIGRATION_KIND,), apply, _reset)
+
+
+PROJECTION = make_projection()
 
 
 class CatalogCache:

@@ -1,0 +1,495 @@
+"""POST/PATCH/DELETE on `/rest/v1/{table}`: each request is one durable write that plans every
+row change as a row event (RowStore.append), checks row-level security on the written rows, and
+reads the representation, all in the writer's transaction; any error rolls the whole request
+back. Defaults are materialised here so the values travel in the events.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import apsw
+from aiohttp import web
+
+from performer_edge.core.db import WriteTx
+from performer_edge.errors import Conflict, InvalidInput, PerformerError
+from performer_edge.rest.api import (
+    REST,
+    accept_of,
+    body_response,
+    check_profile,
+    context_of,
+    json_body,
+    prefer_of,
+    query_of,
+    single_error,
+)
+from performer_edge.rest.api_constraints import check_references, delete_row
+from performer_edge.rest.catalog import Catalog, Column, DefaultKind, JsonValue, Table
+from performer_edge.rest.compile import (
+    RequestContext,
+    body_row_to_storage,
+    compile_check,
+    compile_returning,
+    compile_target,
+    request_context,
+    run_read,
+)
+from performer_edge.rest.compile_write import resolve_table
+from performer_edge.rest.component import RestComponent
+from performer_edge.rest.migrate_types import SqliteValue
+from performer_edge.rest.query import Query
+from performer_edge.rest.query_headers import Preferences, ResponseFormat
+from performer_edge.rest.row_format import RowWrite
+
+Key = dict[str, SqliteValue]
+
+
+class _Rollback(Exception):
+    """Raised at the end of a `tx=rollback` write: carries the answer out of the transaction."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("tx=rollback")
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class Outcome:
+    affected: int
+    inserted: int
+    body: str | None
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    rest: RestComponent
+    table_name: str
+    context: RequestContext
+    query: Query
+    preferences: Preferences
+    response_format: ResponseFormat
+
+    @property
+    def representation(self) -> bool:
+        return self.preferences.returning == "representation"
+
+    @property
+    def single(self) -> bool:
+        return self.response_format.kind == "object"
+
+
+async def _request(request: web.Request) -> WriteRequest:
+    rest = request.app[REST]
+    context = context_of(request)
+    check_profile(request)
+    return WriteRequest(
+        rest,
+        request.match_info["table"],
+        context,
+        query_of(request),
+        prefer_of(request),
+        accept_of(request),
+    )
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+async def insert(request: web.Request) -> web.Response:
+    write = await _request(request)
+    body = await json_body(request)
+    rows = [body] if isinstance(body, dict) else body
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidInput(
+            "Empty or invalid json", code="PGRST102", details="expected an object or an array"
+        )
+    outcome = await _run(write, lambda tx: _insert(tx, write, rows))
+    merge = write.preferences.resolution == "merge-duplicates"
+    status = 200 if merge and outcome.inserted == 0 and outcome.affected > 0 else 201
+    total = str(outcome.affected) if write.preferences.count else "*"
+    return _answer(write, status, outcome, {"Content-Range": f"*/{total}"})
+
+
+async def update(request: web.Request) -> web.Response:
+    write = await _request(request)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise InvalidInput("Empty or invalid json", code="PGRST102", details="expected an object")
+    outcome = await _run(write, lambda tx: _update(tx, write, body))
+    n = outcome.affected
+    total = str(n) if write.preferences.count else "*"
+    content_range = f"0-{n - 1}/{total}" if n else f"*/{total}"
+    status = 200 if write.representation else 204
+    return _answer(write, status, outcome, {"Content-Range": content_range})
+
+
+async def delete(request: web.Request) -> web.Response:
+    write = await _request(request)
+    await request.read()  # py sends `{}`; the body carries nothing for a DELETE
+    outcome = await _run(write, lambda tx: _delete(tx, write))
+    total = str(outcome.affected) if write.preferences.count else "*"
+    status = 200 if write.representation else 204
+    return _answer(write, status, outcome, {"Content-Range": f"*/{total}"})
+
+
+def _answer(
+    write: WriteRequest, status: int, outcome: Outcome, headers: dict[str, str]
+) -> web.Response:
+    applied = [
+        f"{name}={value}"
+        for name, value in (
+            ("return", write.preferences.returning),
+            ("count", write.preferences.count),
+            ("resolution", write.preferences.resolution),
+            ("missing", write.preferences.missing),
+            ("tx", write.preferences.tx),
+        )
+        if value is not None
+    ]
+    if applied:
+        headers["Preference-Applied"] = ", ".join(applied)
+    if not write.representation:
+        return web.Response(status=status, headers=headers)
+    return body_response(status, outcome.body, write.response_format, headers)
+
+
+async def _run(write: WriteRequest, plan: Callable[[WriteTx], Outcome]) -> Outcome:
+    """One durable write; `tx=rollback` does the work, then rolls it back."""
+
+    def run(tx: WriteTx) -> Outcome:
+        try:
+            outcome = plan(tx)
+        except apsw.ConstraintError as exc:
+            raise constraint_error(str(exc)) from exc
+        except Conflict as exc:
+            raise _conflict(exc) from exc
+        _check_limits(write, outcome)
+        if write.preferences.tx == "rollback":
+            raise _Rollback(outcome)
+        return outcome
+
+    try:
+        return await write.rest.db.write(run)
+    except _Rollback as rolled_back:
+        return rolled_back.outcome
+
+
+def _check_limits(write: WriteRequest, outcome: Outcome) -> None:
+    preferences = write.preferences
+    limit = preferences.max_affected
+    if preferences.handling == "strict" and limit is not None and outcome.affected > limit:
+        raise InvalidInput(
+            "Query result exceeds max-affected preference constraint",
+            code="PGRST124",
+            details=f"The query affects {outcome.affected} rows",
+        )
+    if write.single and outcome.affected != 1:
+        raise single_error(outcome.affected)
+
+
+# -- the writes, on the writer thread --------------------------------------------------------------
+
+
+def _writable(write: WriteRequest, conn: apsw.Connection) -> tuple[Catalog, Table]:
+    catalog = write.rest.catalog.get(conn)
+    table = resolve_table(catalog, write.table_name)
+    if not table.primary_key:
+        raise InvalidInput(
+            f"table {table.name} has no primary key: Performer writes rows by key",
+            code="0A000",
+        )
+    return catalog, table
+
+
+def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) -> Outcome:
+    conn = tx.conn
+    catalog, table = _writable(write, conn)
+    rest, context = write.rest, write.context
+    listed = write.query.columns
+    if listed is not None:
+        for name in listed:
+            if table.column(name) is None:
+                body_row_to_storage(table, {name: None}, catalog)  # raises PGRST204
+    given = list(listed) if listed is not None else list(dict.fromkeys(k for r in rows for k in r))
+    missing_default = write.preferences.missing == "default"
+    conflict_columns = write.query.on_conflict or table.primary_key
+    if write.preferences.resolution is not None:
+        _check_conflict_target(catalog, table, conflict_columns)
+    resolution = write.preferences.resolution
+    identities: dict[str, int] = {}
+    inserted: list[Key] = []
+    updated: list[Key] = []
+    with request_context(context):
+        for row in rows:
+            json_row = {c: row.get(c) for c in given if c in row or not missing_default}
+            provided = set(json_row)
+            _json_defaults(table, json_row, context)
+            stored = body_row_to_storage(table, json_row, catalog)
+            _storage_defaults(conn, table, stored, identities)
+            key = {c: stored.get(c) for c in table.primary_key}
+            existing = None
+            if resolution is not None:
+                existing = _find(conn, table, {c: stored.get(c) for c in conflict_columns})
+            if existing is not None:
+                if resolution == "ignore-duplicates":
+                    continue
+                rest.adopt(tx, table, existing)
+                changes = {c: v for c, v in stored.items() if c in provided and c not in existing}
+                _append(rest, tx, rest.rows.plan_update(conn, table.sqlite_name, existing, changes))
+                updated.append(existing)
+                continue
+            try:
+                planned = rest.rows.plan_insert(conn, table.sqlite_name, stored)
+            except Conflict as exc:
+                if exc.error_code == "duplicate_key":
+                    raise _duplicate(table, key) from exc
+                raise
+            except InvalidInput as exc:
+                if exc.error_code == "missing_key":
+                    raise _not_null(table, table.primary_key) from exc
+                raise
+            if _find(conn, table, key) is not None:  # a row with no events yet (a seed)
+                raise _duplicate(table, key)
+            try:
+                _append(rest, tx, planned)
+            except Conflict as exc:
+                raise _unique_violation(table, stored, exc) from exc
+            inserted.append(key)
+        check_references(conn, catalog, table, inserted + updated)
+        _check(conn, catalog, write, "insert", inserted)
+        _check(conn, catalog, write, "update", updated)
+        keys = inserted + updated
+        body = _representation(conn, catalog, write, keys)
+    return Outcome(len(keys), len(inserted), body)
+
+
+def _update(tx: WriteTx, write: WriteRequest, body: dict[str, JsonValue]) -> Outcome:
+    conn = tx.conn
+    catalog, table = _writable(write, conn)
+    stored = body_row_to_storage(table, body, catalog, command="update")
+    keys = _targets(conn, catalog, table, write, "update")
+    if not stored:
+        keys = []
+    for key in keys:
+        write.rest.adopt(tx, table, key)
+    with request_context(write.context):
+        for key in keys:
+            planned = write.rest.rows.plan_update(conn, table.sqlite_name, key, stored)
+            _append(write.rest, tx, planned)
+        check_references(conn, catalog, table, keys)
+        _check(conn, catalog, write, "update", keys)
+        return Outcome(len(keys), 0, _representation(conn, catalog, write, keys))
+
+
+def _delete(tx: WriteTx, write: WriteRequest) -> Outcome:
+    conn = tx.conn
+    catalog, table = _writable(write, conn)
+    keys = _targets(conn, catalog, table, write, "delete")
+    for key in keys:
+        write.rest.adopt(tx, table, key)
+    with request_context(write.context):
+        body = _representation(conn, catalog, write, keys)
+        for key in keys:
+            delete_row(tx, write.rest, catalog, table, key)
+    return Outcome(len(keys), 0, body)
+
+
+def _append(rest: RestComponent, tx: WriteTx, planned: RowWrite) -> None:
+    rest.rows.append(tx, rest.log, planned)
+
+
+def _targets(
+    conn: apsw.Connection, catalog: Catalog, table: Table, write: WriteRequest, command: str
+) -> list[Key]:
+    target = compile_target(table.name, write.query.filters, catalog, write.context, command)
+    positions = [target.columns.index(c) for c in target.primary_key]
+    with request_context(write.context):
+        rows = list(conn.execute(target.sql, dict(target.params)))
+    return [{c: row[p] for c, p in zip(target.primary_key, positions, strict=True)} for row in rows]
+
+
+def _check(
+    conn: apsw.Connection, catalog: Catalog, write: WriteRequest, command: str, keys: list[Key]
+) -> None:
+    if not keys:
+        return
+    check = compile_check(
+        write.table_name, catalog, write.context, command, returning=write.representation
+    )
+    statement = check.violations(keys)
+    if statement is None:
+        return
+    failing = conn.execute(statement.sql, dict(statement.params)).fetchone()
+    if failing is not None and int(failing[0]) > 0:
+        raise check.error
+
+
+def _representation(
+    conn: apsw.Connection, catalog: Catalog, write: WriteRequest, keys: list[Key]
+) -> str | None:
+    if not write.representation:
+        return None
+    compiled = compile_returning(
+        write.table_name, write.query, catalog, write.context, keys, single=write.single
+    )
+    body, _, _ = run_read(conn, compiled, write.context)
+    return body
+
+
+def _check_conflict_target(catalog: Catalog, table: Table, columns: tuple[str, ...]) -> None:
+    for name in columns:
+        if table.column(name) is None:
+            raise InvalidInput(f'column "{name}" does not exist', code="42703")
+    unique = {frozenset(table.primary_key)} | {frozenset(u.columns) for u in table.unique}
+    unique |= {
+        frozenset(key.strip('"') for key in index.keys)
+        for index in catalog.indexes_for(table.key)
+        if index.unique and index.where is None
+    }
+    if frozenset(columns) not in unique:
+        raise InvalidInput(
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            code="42P10",
+        )
+
+
+def _find(conn: apsw.Connection, table: Table, values: Mapping[str, SqliteValue]) -> Key | None:
+    """The key of the row whose `values` match (the upsert's conflict target), if any."""
+    if any(v is None for v in values.values()):
+        return None
+    keys = ", ".join(_quote(c) for c in table.primary_key)
+    where = " AND ".join(f"{_quote(c)} = ?" for c in values)
+    row = conn.execute(
+        f"SELECT {keys} FROM {_quote(table.sqlite_name)} WHERE {where} LIMIT 1",
+        tuple(values.values()),
+    ).fetchone()
+    return None if row is None else dict(zip(table.primary_key, row, strict=True))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# -- defaults -------------------------------------------------------------------------------------
+
+
+def _now_for(column: Column) -> str:
+    now = datetime.now(UTC)
+    base = column.base_type
+    if base == "date":
+        return now.date().isoformat()
+    if base == "time":
+        return now.time().isoformat()
+    if base == "timestamp":
+        return now.replace(tzinfo=None).isoformat()
+    return now.isoformat()
+
+
+def _json_defaults(table: Table, row: dict[str, JsonValue], context: RequestContext) -> None:
+    """Fill the defaults known without the database, in API shape."""
+    for column in table.columns:
+        if column.name in row or column.default is None or column.generated is not None:
+            continue
+        kind = column.default.kind
+        if kind is DefaultKind.CONSTANT:
+            row[column.name] = column.default.value
+        elif kind is DefaultKind.RANDOM_UUID:
+            row[column.name] = str(uuid.uuid4())
+        elif kind is DefaultKind.NOW:
+            row[column.name] = _now_for(column)
+        elif kind is DefaultKind.AUTH_UID:
+            row[column.name] = context.uid
+
+
+def _storage_defaults(
+    conn: apsw.Connection, table: Table, stored: dict[str, SqliteValue], identities: dict[str, int]
+) -> None:
+    """Identity (the next integer) and expression defaults, read on the writer connection."""
+    for column in table.columns:
+        if column.generated is not None or stored.get(column.name) is not None:
+            continue
+        kind = column.default.kind if column.default is not None else None
+        if column.identity is not None or kind is DefaultKind.IDENTITY:
+            if column.name not in identities:
+                found = conn.execute(
+                    f"SELECT max({_quote(column.name)}) FROM {_quote(table.sqlite_name)}"
+                ).fetchone()
+                identities[column.name] = int(found[0] or 0) if found else 0
+            identities[column.name] += 1
+            stored[column.name] = identities[column.name]
+        elif kind is DefaultKind.EXPRESSION and column.name not in stored:
+            assert column.default is not None
+            found = conn.execute(f"SELECT {column.default.sqlite}").fetchone()
+            stored[column.name] = None if found is None else found[0]
+
+
+# -- Postgres errors ------------------------------------------------------------------------------
+
+
+def _duplicate(table: Table, key: Mapping[str, SqliteValue]) -> PerformerError:
+    names = ", ".join(key)
+    values = ", ".join("" if v is None else str(v) for v in key.values())
+    constraint = table.primary_key_name or f"{table.name}_pkey"
+    return Conflict(
+        f'duplicate key value violates unique constraint "{constraint}"',
+        code="23505",
+        details=f"Key ({names})=({values}) already exists.",
+    )
+
+
+def _unique_violation(
+    table: Table, stored: Mapping[str, SqliteValue], error: Conflict
+) -> PerformerError:
+    """`UNIQUE constraint failed: t.a, t.b` as Postgres words it, with the key's values."""
+    found = re.search(r"UNIQUE constraint failed: (.*?)(?:$|\))", error.message)
+    if found is None:
+        return _conflict(error)
+    columns = tuple(part.strip().split(".")[-1] for part in found.group(1).split(","))
+    if columns == table.primary_key:
+        return _duplicate(table, {c: stored.get(c) for c in columns})
+    constraint = next(
+        (u.name for u in table.unique if u.columns == columns),
+        f"{table.name}_{'_'.join(columns)}_key",
+    )
+    values = ", ".join("" if stored.get(c) is None else str(stored.get(c)) for c in columns)
+    return Conflict(
+        f'duplicate key value violates unique constraint "{constraint}"',
+        code="23505",
+        details=f"Key ({', '.join(columns)})=({values}) already exists.",
+    )
+
+
+def _not_null(table: Table, columns: tuple[str, ...]) -> PerformerError:
+    column = columns[0] if columns else "?"
+    return InvalidInput(
+        f'null value in column "{column}" of relation "{table.name}" violates not-null constraint',
+        code="23502",
+    )
+
+
+_CONSTRAINTS = (
+    ("UNIQUE", "23505", "duplicate key value violates unique constraint", Conflict),
+    ("PRIMARY KEY", "23505", "duplicate key value violates unique constraint", Conflict),
+    ("FOREIGN KEY", "23503", "insert or update on table violates foreign key constraint", Conflict),
+    ("NOT NULL", "23502", "null value violates not-null constraint", InvalidInput),
+    ("CHECK", "23514", "new row violates check constraint", InvalidInput),
+)
+
+
+def constraint_error(text: str) -> PerformerError:
+    """A SQLite constraint failure as the Postgres error a client expects."""
+    for marker, code, message, cls in _CONSTRAINTS:
+        if marker in text.upper():
+            detail = re.sub(r"^.*constraint failed:?\s*", "", text)
+            return cls(message, code=code, details=detail or None)
+    return Conflict(text, code="23000")
+
+
+def _conflict(error: Conflict) -> PerformerError:
+    if error.error_code == "constraint_violation":
+        return constraint_error(error.message)
+    return error
