@@ -25,7 +25,7 @@ from performer_edge.auth.service import (
 from performer_edge.auth.sessions import now_iso
 from performer_edge.auth.shapes import factor_json
 from performer_edge.auth.store import Op, Row
-from performer_edge.errors import Forbidden, NotFound, Unauthorized
+from performer_edge.errors import Forbidden, NotFound
 
 ADMIN_ROLES = ("service_role", "supabase_admin")
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -53,10 +53,7 @@ class Admin:
         self.service = service
 
     def require_admin(self, bearer: str | None) -> None:
-        try:
-            claims = self.service.claims_of(bearer)
-        except Unauthorized:
-            raise
+        claims = self.service.claims_of(bearer)
         if claims.get("role") not in ADMIN_ROLES:
             raise Forbidden("User not allowed", code="not_admin")
 

@@ -16,6 +16,7 @@ from performer_edge.auth.account import Account
 from performer_edge.auth.admin import Admin
 from performer_edge.auth.mfa import Mfa
 from performer_edge.auth.service import AuthService, invalid
+from performer_edge.errors import NotFound
 from performer_edge.http.middleware import public
 from performer_edge.http.principal import bearer_token
 from performer_edge.http.responses import json_response
@@ -178,19 +179,13 @@ async def health(request: web.Request) -> web.Response:
 
 @public
 async def sso(request: web.Request) -> web.Response:
-    raise invalid_404("SAML 2.0 is disabled", "saml_provider_disabled")
+    raise NotFound("SAML 2.0 is disabled", code="saml_provider_disabled")
 
 
 @public
 async def authorize(request: web.Request) -> web.Response:
     provider = request.query.get("provider", "")
     raise invalid(f"Unsupported provider: {provider or 'none'} is not enabled", "validation_failed")
-
-
-def invalid_404(message: str, code: str) -> Exception:
-    from performer_edge.errors import NotFound
-
-    return NotFound(message, code=code)
 
 
 def register(app: web.Application) -> None:

@@ -9,6 +9,7 @@ so stronger parameters later still verify old hashes.
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from nacl import pwhash
 from nacl.exceptions import InvalidkeyError
@@ -16,8 +17,13 @@ from nacl.exceptions import InvalidkeyError
 OPSLIMIT = 2
 MEMLIMIT = 19 * 1024 * 1024
 
-# Verified when the user does not exist, so "no such user" costs as long as "wrong password".
-_DUMMY_HASH = pwhash.argon2id.str(b"performer-dummy", opslimit=OPSLIMIT, memlimit=MEMLIMIT)
+
+@cache
+def _dummy_hash() -> bytes:
+    """Verified when the user does not exist, so "no such user" costs as long as "wrong
+    password". Made on first use: hashing at import would slow every start by ~20 ms."""
+    hashed: bytes = pwhash.argon2id.str(b"performer-dummy", opslimit=OPSLIMIT, memlimit=MEMLIMIT)
+    return hashed
 
 
 def hash_password(password: str) -> str:
@@ -26,7 +32,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(hashed: str | None, password: str) -> bool:
-    target = hashed.encode() if hashed else _DUMMY_HASH
+    target = hashed.encode() if hashed else _dummy_hash()
     try:
         ok = bool(pwhash.verify(target, password.encode()))
     except (InvalidkeyError, ValueError, TypeError):
