@@ -26,7 +26,11 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One signed, immutable change. `pos` is the local commit position (0 before commit)."""
+    """One signed, immutable change. `pos` is the local commit position (0 before commit).
+
+    `effect` is what projecting the event did on this node (for row events, the `RowChange` with
+    old and new records that realtime's postgres_changes needs). It is local, never signed or sent.
+    """
 
     origin: bytes
     seq: int
@@ -36,6 +40,7 @@ class Event:
     payload: bytes
     sig: bytes
     pos: int = field(default=0, compare=False)
+    effect: Any = field(default=None, compare=False, repr=False)
 
     @property
     def data(self) -> Any:

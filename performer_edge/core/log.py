@@ -8,6 +8,7 @@ functions over any connection.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import apsw
@@ -103,7 +104,9 @@ class LogWriter:
         committed = Event(
             origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig, pos
         )
-        self.projections.apply(conn, committed)
+        effect = self.projections.apply(conn, committed)
+        if effect is not None:
+            committed = replace(committed, effect=effect)
         tx.publish(committed)
         return committed
 

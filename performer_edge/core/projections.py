@@ -16,11 +16,15 @@ from performer_edge.core.events import Event
 
 @dataclass(frozen=True)
 class Projection:
-    """`kinds` are exact kinds (`user_created`) or prefixes ending in a dot (`row.`)."""
+    """`kinds` are exact kinds (`user_created`) or prefixes ending in a dot (`row.`).
+
+    `apply` may return the event's visible effect (anything but None); the log attaches it to the
+    committed event the bus carries (`Event.effect`).
+    """
 
     name: str
     kinds: tuple[str, ...]
-    apply: Callable[[apsw.Connection, Event], None]
+    apply: Callable[[apsw.Connection, Event], object]
     reset: Callable[[apsw.Connection], None]
 
     def handles(self, kind: str) -> bool:
@@ -46,13 +50,18 @@ class Projections:
     def __len__(self) -> int:
         return len(self._all)
 
-    def apply(self, conn: apsw.Connection, event: Event) -> None:
+    def apply(self, conn: apsw.Connection, event: Event) -> object:
+        """Run every projection of the event's kind; the last effect one of them returned."""
         targets = self._by_kind.get(event.kind)
         if targets is None:
             targets = tuple(p for p in self._all if p.handles(event.kind))
             self._by_kind[event.kind] = targets
+        effect: object = None
         for projection in targets:
-            projection.apply(conn, event)
+            result = projection.apply(conn, event)
+            if result is not None:
+                effect = result
+        return effect
 
     def reset(self, conn: apsw.Connection) -> None:
         for projection in self._all:

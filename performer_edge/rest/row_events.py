@@ -73,9 +73,8 @@ class RowStore:
 
     def __init__(self) -> None:
         self._tables: dict[str, RowTable] = {}
-        self._last_change: tuple[tuple[bytes, int], RowChange] | None = None
         self._planned: tuple[bytes, RowWrite] | None = None
-        self.projection = Projection(PROJECTION_NAME, ("row.",), self._project, self.reset)
+        self.projection = Projection(PROJECTION_NAME, ("row.",), self.apply, self.reset)
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -152,7 +151,8 @@ class RowStore:
             event = log.append_encoded(tx, write.kind, write.scope, payload)
         finally:
             self._planned = None
-        return event, self.last_change(event)
+        assert isinstance(event.effect, RowChange), f"is {PROJECTION_NAME!r} registered?"
+        return event, event.effect
 
     # -- applying events -----------------------------------------------------------------------
 
@@ -183,24 +183,12 @@ class RowStore:
         won = new.won_by(event.origin, event.hlc, registers)
         return _apply_to_table(conn, spec, write.pk, old, new, won)
 
-    def last_change(self, event: Event) -> RowChange:
-        """The change the projection made for `event`, which must be the last one it applied."""
-        if self._last_change is None or self._last_change[0] != event.key:
-            raise LookupError(
-                f"no row change recorded for event {event.seq}: is {PROJECTION_NAME!r} registered?"
-            )
-        return self._last_change[1]
-
     def reset(self, conn: apsw.Connection) -> None:
         """Empty every registered user table and the shadow state, before a replay."""
         for name in self._tables:
             conn.execute(f"DELETE FROM {row_tables.quoted(name)}")
         conn.execute("DELETE FROM row_state")
         conn.execute("DELETE FROM row_conflicts")
-        self._last_change = None
-
-    def _project(self, conn: apsw.Connection, event: Event) -> None:
-        self._last_change = (event.key, self.apply(conn, event))
 
     def _spec(self, table: str) -> RowTable:
         spec = self._tables.get(table)

@@ -294,10 +294,9 @@ def test_reset_empties_tables_and_shadow_state_for_a_replay() -> None:
     assert snapshot(conn) == {"table": [], "state": [], "conflicts": []}
 
 
-def test_a_change_is_only_handed_out_for_the_event_just_applied() -> None:
+def test_the_projection_returns_the_change_it_made() -> None:
     conn, store = open_db(), items_store()
     event = sign_write(0, 1, 1, store.plan_insert(conn, "items", {"id": 1}))
-    with pytest.raises(LookupError):
-        store.last_change(event)  # `apply` alone records nothing; the projection does
-    store.projection.apply(conn, event)
-    assert store.last_change(event).op is RowOp.INSERT
+    change = store.projection.apply(conn, event)
+    assert isinstance(change, RowChange) and change.op is RowOp.INSERT
+    assert store.projection.apply(conn, event) == RowChange("items", RowOp.NONE)  # a repeat

@@ -11,6 +11,7 @@ import pytest
 from test_row_events_support import ITEMS_DDL, KEYS, open_db, snapshot
 
 from performer_edge.core.db import Database, WriteTx
+from performer_edge.core.events import Event
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter, iter_all, read_missing, version_vector
 from performer_edge.core.projections import Projections
@@ -29,7 +30,12 @@ class RowNode:
         self.rows.table("items", ["id"], ["a", "b", "c"])
         self.projections = Projections()
         self.projections.register(self.rows.projection)
-        self.db = Database(path, migrations=(*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ITEMS_DDL))
+        self.published: list[Event] = []
+        self.db = Database(
+            path,
+            migrations=(*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ITEMS_DDL),
+            on_commit=self.published.extend,
+        )
         self.log = self.db.run_exclusive(
             lambda c: LogWriter.open(c, identity, self.projections, max_skew_ms=60_000)
         )
@@ -125,3 +131,28 @@ def test_a_failed_request_leaves_no_event_and_no_row(nodes: tuple[RowNode, RowNo
         a.db.write_sync(request)
     assert a.state() == {"table": [], "state": [], "conflicts": []}
     assert a.write(lambda s, c: s.plan_insert(c, "items", {"id": 1})).op is RowOp.INSERT
+
+
+def test_committed_row_events_carry_their_change_for_realtime(
+    nodes: tuple[RowNode, RowNode],
+) -> None:
+    """What the bus hands postgres_changes: every committed row event with old and new records,
+    for local writes and for a peer's events alike; a superseded event's change is NONE."""
+    a, b = nodes
+    offline_writes(a, b)
+    changes = [(e.kind, e.effect.op, e.effect.old_record, e.effect.new_record) for e in a.published]
+    assert changes[0][1:] == (RowOp.INSERT, None, {"id": 1, "a": "first", "b": 1, "c": None})
+    assert changes[1][1:] == (
+        RowOp.UPDATE,
+        {"id": 1, "a": "first", "b": 1, "c": None},
+        {"id": 1, "a": "from a", "b": 1, "c": None},
+    )
+    assert [op for _, op, _, _ in changes[2:]] == [RowOp.INSERT, RowOp.DELETE]
+    assert changes[3][2] == {"id": 3, "a": None, "b": None, "c": None}
+
+    received = len(b.published)
+    b.receive_from(a)
+    from_a = b.published[received:]
+    assert [e.key for e in from_a] == [e.key for e in a.published[1:]]
+    assert all(isinstance(e.effect, RowChange) for e in from_a)
+    assert [e.effect.op for e in from_a[1:]] == [RowOp.INSERT, RowOp.DELETE]
