@@ -37,37 +37,32 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import asdict
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from auth_report import Result, Run, build_report, print_report
+from auth_report import Run, build_report, print_report
 from auth_servers import (
     FLOOR,
     OPS,
-    PROFILE_RATE,
-    PROFILE_TOP,
     Ours,
     PocketBase,
-    RequestFailed,
     Server,
     User,
     ensure_pocketbase,
     ensure_pyspy,
     filesystem_type,
-    own_cpu_seconds,
-    process_cpu_seconds,
-    process_memory,
 )
-from common import log, percentile
+from common import log
+from load import Result, process_memory
+from load import run_load as run_load_of
+from pyspy import profile_during
 
 
 async def run_load(
@@ -80,56 +75,14 @@ async def run_load(
 ) -> Result:
     """`concurrency` workers, each owning users[w::concurrency] and sending one request at a time,
     for `seconds` or until `max_requests` were sent; successful requests count."""
-    call = server.operation(op)
-    clock = time.perf_counter
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
-    sent = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        deadline = 0.0
+    send = server.operation(op)
+    owned = [users[w::concurrency] for w in range(concurrency)]
 
-        async def worker(mine: list[User]) -> None:
-            nonlocal sent
-            i = 0
-            while clock() < deadline and sent < max_requests:
-                sent += 1
-                user = mine[i % len(mine)]
-                i += 1
-                started = clock()
-                try:
-                    await call(session, user)
-                except (TimeoutError, RequestFailed, aiohttp.ClientError, KeyError) as exc:
-                    errors[str(exc) or type(exc).__name__] += 1
-                    continue
-                latencies.append(clock() - started)
+    async def call(session: aiohttp.ClientSession, worker: int, i: int) -> None:
+        mine = owned[worker]
+        await send(session, mine[i % len(mine)])
 
-        server_cpu = process_cpu_seconds(server.pid)
-        client_cpu = own_cpu_seconds()
-        started = clock()
-        deadline = started + seconds
-        await asyncio.gather(*(worker(users[w::concurrency]) for w in range(concurrency)))
-        elapsed = clock() - started
-        server_cpu = process_cpu_seconds(server.pid) - server_cpu
-        client_cpu = own_cpu_seconds() - client_cpu
-    latencies.sort()
-    ok = len(latencies)
-    return Result(
-        server=server.name,
-        op=op,
-        concurrency=concurrency,
-        ok=ok,
-        errors=sum(errors.values()),
-        seconds=elapsed,
-        rate=ok / elapsed,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        server_cpu_us_per_op=server_cpu / ok * 1e6 if ok else 0.0,
-        server_cpu_cores=server_cpu / elapsed,
-        client_cpu_share=client_cpu / elapsed,
-        first_error=errors.most_common(1)[0][0] if errors else "",
-    )
+    return await run_load_of(server.name, server.pid, op, call, concurrency, seconds, max_requests)
 
 
 # -- profiling our server ------------------------------------------------------------------------
@@ -155,87 +108,15 @@ PROFILE_BUCKETS: tuple[tuple[str, str], ...] = (
 )
 
 
-def summarize_pyspy(raw: str, ticks: float) -> dict[str, Any]:
-    """Aggregate py-spy's raw stacks recorded with `--gil` (only the thread holding the GIL is
-    sampled): the share of wall time each thread, bucket and leaf frame held the GIL."""
-    per_thread: Counter[str] = Counter()
-    buckets: Counter[str] = Counter()
-    self_time: Counter[tuple[str, str]] = Counter()
-    inclusive: Counter[tuple[str, str]] = Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = stack.split(";")
-        thread = re.sub(r"_\d+$", "", re.sub(r"^thread \(\d+\): ", "", frames[0]))
-        frames = frames[1:]
-        total += count
-        per_thread[thread] += count
-        joined = ";".join(frames)
-        label = next((name for name, pattern in PROFILE_BUCKETS if pattern in joined), "other")
-        buckets[f"{label} [{thread}]" if label == "other" else label] += count
-        if frames:
-            self_time[(thread, frames[-1])] += count
-        for frame in set(frames):
-            if "performer_edge/" in frame and "performer_edge/cli/" not in frame:
-                inclusive[(thread, frame)] += count
-
-    def share(n: int) -> float:
-        return n / ticks if ticks else 0.0
-
-    def top(counter: Counter[tuple[str, str]]) -> list[dict[str, Any]]:
-        return [
-            {"thread": t, "frame": f, "samples": n, "share_of_wall": share(n)}
-            for (t, f), n in counter.most_common(PROFILE_TOP)
-        ]
-
-    return {
-        "samples": total,
-        "ticks": ticks,
-        "gil_held_share": share(total),
-        "threads": {t: share(n) for t, n in per_thread.most_common()},
-        "buckets": {b: share(n) for b, n in buckets.most_common()},
-        "self": top(self_time),
-        "inclusive_performer_frames": top(inclusive),
-    }
-
-
 async def profile_refresh(
     ours: Ours, pyspy: Path, users: list[User], concurrency: int, seconds: float, work: Path
 ) -> dict[str, Any]:
-    """Refresh at `concurrency` while py-spy samples the thread holding the GIL: our server is
-    one Python process, so GIL-held time is the serial resource every request competes for."""
-    out = work / "pyspy.txt"
-    duration = max(1, round(seconds))
-    command = [
-        str(pyspy),
-        "record",
-        "--pid",
-        str(ours.pid),
-        "--duration",
-        str(duration),
-        "--rate",
-        str(PROFILE_RATE),
-        "--format",
-        "raw",
-        "--threads",
-        "--gil",
-        "--output",
-        str(out),
-    ]
-    proc = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    await asyncio.sleep(0.3)  # py-spy attaches
-    result = await run_load(ours, "refresh", users, concurrency, duration + 0.5, 10**9)
-    output, _ = await proc.communicate()
-    if proc.returncode != 0 or not out.exists():
-        return {"error": output.decode(errors="replace").strip()[-500:]}
-    summary = summarize_pyspy(await asyncio.to_thread(out.read_text), duration * PROFILE_RATE)
-    summary["result"] = asdict(result)
-    return summary
+    """Refresh at `concurrency` while py-spy samples the thread holding the GIL."""
+
+    def load(duration: float) -> Awaitable[Result]:
+        return run_load(ours, "refresh", users, concurrency, duration, 10**9)
+
+    return await profile_during(pyspy, ours.pid, seconds, work / "pyspy.txt", load, PROFILE_BUCKETS)
 
 
 # -- the run -------------------------------------------------------------------------------------

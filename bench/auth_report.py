@@ -16,36 +16,20 @@ from auth_servers import (
     FLOOR,
     OPS,
     PASSWORD,
-    PROFILE_RATE,
     REFRESH_TARGET,
     Ours,
     PocketBase,
     filesystem_type,
 )
 from common import ratio
+from load import Result
+from pyspy import PROFILE_RATE
 from rich.console import Console
 from rich.table import Table
 
 from performer_edge import __version__ as performer_version
 from performer_edge.auth import passwords
 from performer_edge.core.tokens import TokenKeys, generate_es256_key
-
-
-@dataclass
-class Result:
-    server: str
-    op: str
-    concurrency: int
-    ok: int
-    errors: int
-    seconds: float
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    server_cpu_us_per_op: float
-    server_cpu_cores: float
-    client_cpu_share: float
-    first_error: str = ""
 
 
 @dataclass

