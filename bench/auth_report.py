@@ -23,7 +23,7 @@ from auth_servers import (
 )
 from common import ratio
 from load import Result
-from pyspy import PROFILE_RATE
+from pyspy import print_profile
 from rich.console import Console
 from rich.table import Table
 
@@ -288,36 +288,7 @@ def print_report(report: dict[str, Any]) -> None:
     )
     profile = report["profile"]
     if profile:
-        print_profile(console, profile)
-
-
-def print_profile(console: Console, profile: dict[str, Any]) -> None:
-    if "error" in profile:
-        console.print(f"[red]py-spy failed:[/] {profile['error']}")
-        return
-    r = profile["result"]
-    console.rule(
-        f"py-spy --gil: ours refresh @ c{r['concurrency']}, {r['rate']:,.0f}/s while sampled "
-        f"({PROFILE_RATE} Hz, blocking: slower than unprofiled), server "
-        f"{r['server_cpu_cores']:.2f} cores"
-    )
-    console.print(
-        f"GIL held ≈{profile['gil_held_share']:.0%} of wall time: "
-        + ", ".join(f"{name} {value:.0%}" for name, value in profile["threads"].items())
-        + ". Shares below are of wall time (≈ samples / (seconds x rate))."
-    )
-    table = Table(title="GIL-held time by what the code was doing (heuristic buckets)")
-    table.add_column("bucket")
-    table.add_column("share of wall", justify="right")
-    for name, value in profile["buckets"].items():
-        table.add_row(name, f"{value:.1%}")
-    console.print(table)
-    table = Table(title="Top leaf frames holding the GIL")
-    for col in ("thread", "frame", "share of wall"):
-        table.add_column(col, justify="right" if col == "share of wall" else "left")
-    for row in profile["self"]:
-        table.add_row(row["thread"], row["frame"], f"{row['share_of_wall']:.1%}")
-    console.print(table)
+        print_profile(console, profile, "ours refresh")
 
 
 # -- main ----------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from load import Result
+from rich.console import Console
+from rich.table import Table
 
 PROFILE_TOP = 18
 PROFILE_RATE = 200
@@ -108,3 +110,39 @@ async def profile_during(
     )
     summary["result"] = asdict(result)
     return summary
+
+
+def print_profile(
+    console: Console, profile: dict[str, Any], what: str, *, inclusive: bool = False
+) -> None:
+    """`what` names the profiled load ("ours refresh"); `inclusive` adds our frames' totals."""
+    if "error" in profile:
+        console.print(f"[red]py-spy failed:[/] {profile['error']}")
+        return
+    r = profile["result"]
+    console.rule(
+        f"py-spy --gil: {what} @ c{r['concurrency']}, {r['rate']:,.0f}/s while sampled "
+        f"({PROFILE_RATE} Hz, blocking: slower than unprofiled), server "
+        f"{r['server_cpu_cores']:.2f} cores"
+    )
+    console.print(
+        f"GIL held ≈{profile['gil_held_share']:.0%} of wall time: "
+        + ", ".join(f"{name} {value:.0%}" for name, value in profile["threads"].items())
+        + ". Shares below are of wall time (≈ samples / (seconds x rate))."
+    )
+    table = Table(title="GIL-held time by what the code was doing (heuristic buckets)")
+    table.add_column("bucket")
+    table.add_column("share of wall", justify="right")
+    for name, value in profile["buckets"].items():
+        table.add_row(name, f"{value:.1%}")
+    console.print(table)
+    sections = [("self", "Top leaf frames holding the GIL")]
+    if inclusive:
+        sections.append(("inclusive_performer_frames", "Our frames, inclusive of callees"))
+    for key, title in sections:
+        table = Table(title=title)
+        for col in ("thread", "frame", "share of wall"):
+            table.add_column(col, justify="right" if col == "share of wall" else "left")
+        for row in profile[key]:
+            table.add_row(row["thread"], row["frame"], f"{row['share_of_wall']:.1%}")
+        console.print(table)
