@@ -57,6 +57,7 @@ STATUS_BY_CODE = {
     "email_address_invalid": 400,
     # PostgREST's codes whose status is not their class's (supabase-wire.md §1.4).
     "PGRST103": 416,
+    "PGRST106": 406,
     "PGRST107": 406,
     "PGRST116": 406,
     "PGRST201": 300,

@@ -25,7 +25,7 @@ from performer_edge.rest.api import (
     with_range,
 )
 from performer_edge.rest.api_rpc_writes import run_rpc_write
-from performer_edge.rest.api_write import constraint_error
+from performer_edge.rest.api_write_errors import constraint_error
 from performer_edge.rest.catalog import JsonValue
 from performer_edge.rest.compile import (
     CompiledRpc,

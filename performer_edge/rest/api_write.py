@@ -6,7 +6,6 @@ back. Defaults are materialised here so the values travel in the events.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ import apsw
 from aiohttp import web
 
 from performer_edge.core.db import WriteTx
-from performer_edge.errors import Conflict, InvalidInput, PerformerError
+from performer_edge.errors import Conflict, InvalidInput
+from performer_edge.rest import row_tables
 from performer_edge.rest.api import (
     REST,
     accept_of,
@@ -29,6 +29,12 @@ from performer_edge.rest.api import (
     single_error,
 )
 from performer_edge.rest.api_constraints import check_references, delete_row
+from performer_edge.rest.api_write_errors import (
+    constraint_error,
+    duplicate_key,
+    missing_where,
+    not_null,
+)
 from performer_edge.rest.catalog import Catalog, Column, DefaultKind, JsonValue, Table
 from performer_edge.rest.compile import (
     RequestContext,
@@ -166,7 +172,9 @@ async def _run(write: WriteRequest, plan: Callable[[WriteTx], Outcome]) -> Outco
         except apsw.ConstraintError as exc:
             raise constraint_error(str(exc)) from exc
         except Conflict as exc:
-            raise _conflict(exc) from exc
+            if exc.error_code == "constraint_violation":
+                raise constraint_error(exc.message) from exc
+            raise
         _check_limits(write, outcome)
         if write.preferences.tx == "rollback":
             raise _Rollback(outcome)
@@ -239,25 +247,24 @@ def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) 
                     continue
                 rest.adopt(tx, table, existing)
                 changes = {c: v for c, v in stored.items() if c in provided and c not in existing}
-                _append(rest, tx, rest.rows.plan_update(conn, table.sqlite_name, existing, changes))
+                planned_update = rest.rows.plan_update(conn, table.sqlite_name, existing, changes)
+                _append(rest, tx, planned_update, table, _merged(conn, table, existing, changes))
                 updated.append(existing)
                 continue
             try:
                 planned = rest.rows.plan_insert(conn, table.sqlite_name, stored)
             except Conflict as exc:
                 if exc.error_code == "duplicate_key":
-                    raise _duplicate(table, key) from exc
+                    raise duplicate_key(table, table.primary_key, key) from exc
                 raise
             except InvalidInput as exc:
                 if exc.error_code == "missing_key":
-                    raise _not_null(table, table.primary_key) from exc
+                    missing = next(c for c in table.primary_key if stored.get(c) is None)
+                    raise not_null(table, missing, stored) from exc
                 raise
             if _find(conn, table, key) is not None:  # a row with no events yet (a seed)
-                raise _duplicate(table, key)
-            try:
-                _append(rest, tx, planned)
-            except Conflict as exc:
-                raise _unique_violation(table, stored, exc) from exc
+                raise duplicate_key(table, table.primary_key, key)
+            _append(rest, tx, planned, table, stored)
             inserted.append(key)
         check_references(conn, catalog, table, inserted + updated)
         _check(conn, catalog, write, "insert", inserted)
@@ -271,15 +278,15 @@ def _update(tx: WriteTx, write: WriteRequest, body: dict[str, JsonValue]) -> Out
     conn = tx.conn
     catalog, table = _writable(write, conn)
     stored = body_row_to_storage(table, body, catalog, command="update")
+    if not stored:  # PostgREST runs no UPDATE for an empty body
+        return Outcome(0, 0, _representation(conn, catalog, write, []))
     keys = _targets(conn, catalog, table, write, "update")
-    if not stored:
-        keys = []
     for key in keys:
         write.rest.adopt(tx, table, key)
     with request_context(write.context):
         for key in keys:
             planned = write.rest.rows.plan_update(conn, table.sqlite_name, key, stored)
-            _append(write.rest, tx, planned)
+            _append(write.rest, tx, planned, table, _merged(conn, table, key, stored))
         check_references(conn, catalog, table, keys)
         _check(conn, catalog, write, "update", keys)
         return Outcome(len(keys), 0, _representation(conn, catalog, write, keys))
@@ -298,13 +305,26 @@ def _delete(tx: WriteTx, write: WriteRequest) -> Outcome:
     return Outcome(len(keys), 0, body)
 
 
-def _append(rest: RestComponent, tx: WriteTx, planned: RowWrite) -> None:
-    rest.rows.append(tx, rest.log, planned)
+def _append(rest: RestComponent, tx: WriteTx, planned: RowWrite, table: Table, row: Key) -> None:
+    """Append one row event; a constraint it breaks becomes the Postgres error for `row`."""
+    try:
+        rest.rows.append(tx, rest.log, planned)
+    except Conflict as exc:
+        if exc.error_code == "constraint_violation":
+            raise constraint_error(exc.message, table, row) from exc
+        raise
+
+
+def _merged(conn: apsw.Connection, table: Table, key: Key, changes: Key) -> Key:
+    """The row at `key` with `changes` applied: what Postgres shows as the failing row."""
+    return {**(row_tables.select_row(conn, table.sqlite_name, key) or key), **changes}
 
 
 def _targets(
     conn: apsw.Connection, catalog: Catalog, table: Table, write: WriteRequest, command: str
 ) -> list[Key]:
+    if not any(not f.embed_path for f in write.query.filters):
+        raise missing_where(command)
     target = compile_target(table.name, write.query.filters, catalog, write.context, command)
     positions = [target.columns.index(c) for c in target.primary_key]
     with request_context(write.context):
@@ -425,71 +445,3 @@ def _storage_defaults(
             assert column.default is not None
             found = conn.execute(f"SELECT {column.default.sqlite}").fetchone()
             stored[column.name] = None if found is None else found[0]
-
-
-# -- Postgres errors ------------------------------------------------------------------------------
-
-
-def _duplicate(table: Table, key: Mapping[str, SqliteValue]) -> PerformerError:
-    names = ", ".join(key)
-    values = ", ".join("" if v is None else str(v) for v in key.values())
-    constraint = table.primary_key_name or f"{table.name}_pkey"
-    return Conflict(
-        f'duplicate key value violates unique constraint "{constraint}"',
-        code="23505",
-        details=f"Key ({names})=({values}) already exists.",
-    )
-
-
-def _unique_violation(
-    table: Table, stored: Mapping[str, SqliteValue], error: Conflict
-) -> PerformerError:
-    """`UNIQUE constraint failed: t.a, t.b` as Postgres words it, with the key's values."""
-    found = re.search(r"UNIQUE constraint failed: (.*?)(?:$|\))", error.message)
-    if found is None:
-        return _conflict(error)
-    columns = tuple(part.strip().split(".")[-1] for part in found.group(1).split(","))
-    if columns == table.primary_key:
-        return _duplicate(table, {c: stored.get(c) for c in columns})
-    constraint = next(
-        (u.name for u in table.unique if u.columns == columns),
-        f"{table.name}_{'_'.join(columns)}_key",
-    )
-    values = ", ".join("" if stored.get(c) is None else str(stored.get(c)) for c in columns)
-    return Conflict(
-        f'duplicate key value violates unique constraint "{constraint}"',
-        code="23505",
-        details=f"Key ({', '.join(columns)})=({values}) already exists.",
-    )
-
-
-def _not_null(table: Table, columns: tuple[str, ...]) -> PerformerError:
-    column = columns[0] if columns else "?"
-    return InvalidInput(
-        f'null value in column "{column}" of relation "{table.name}" violates not-null constraint',
-        code="23502",
-    )
-
-
-_CONSTRAINTS = (
-    ("UNIQUE", "23505", "duplicate key value violates unique constraint", Conflict),
-    ("PRIMARY KEY", "23505", "duplicate key value violates unique constraint", Conflict),
-    ("FOREIGN KEY", "23503", "insert or update on table violates foreign key constraint", Conflict),
-    ("NOT NULL", "23502", "null value violates not-null constraint", InvalidInput),
-    ("CHECK", "23514", "new row violates check constraint", InvalidInput),
-)
-
-
-def constraint_error(text: str) -> PerformerError:
-    """A SQLite constraint failure as the Postgres error a client expects."""
-    for marker, code, message, cls in _CONSTRAINTS:
-        if marker in text.upper():
-            detail = re.sub(r"^.*constraint failed:?\s*", "", text)
-            return cls(message, code=code, details=detail or None)
-    return Conflict(text, code="23000")
-
-
-def _conflict(error: Conflict) -> PerformerError:
-    if error.error_code == "constraint_violation":
-        return constraint_error(error.message)
-    return error

@@ -6,6 +6,7 @@ Pure; the storage table is `catalog.SQLITE_TYPES`. The REST layer may reuse the 
 from __future__ import annotations
 
 import json
+import string
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -46,6 +47,14 @@ _RANGE_TYPES = {
 }
 _INTEGER_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 _INTEGER_NAMES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+# How Postgres names a type in "invalid input syntax for type ..." messages.
+_MESSAGE_NAMES = {
+    **_INTEGER_NAMES,
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "timestamptz": "timestamp with time zone",
+}
 _TRUE_TEXTS = {"t", "true", "y", "yes", "on", "1"}
 _FALSE_TEXTS = {"f", "false", "n", "no", "off", "0"}
 
@@ -164,8 +173,14 @@ def _special_from_text(text: str, column: Column) -> JsonValue:
         if base == "bytea":
             return _bytea_text(text)
     except ValueError:
-        raise InvalidValue(f'invalid input syntax for type {base}: "{text}"') from None
+        raise InvalidValue(
+            f'invalid input syntax for type {_message_name(column)}: "{text}"'
+        ) from None
     raise InvalidValue(f"no text input for type {column.pg_type}")
+
+
+def _message_name(column: Column) -> str:
+    return _MESSAGE_NAMES.get(column.base_type, column.base_type)
 
 
 def timestamp_text(moment: datetime, *, with_zone: bool) -> str:
@@ -202,7 +217,9 @@ def _number_from_text(text: str, column: Column) -> int | float:
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
-        raise InvalidValue(f'invalid input syntax for type {column.base_type}: "{text}"') from None
+        raise InvalidValue(
+            f'invalid input syntax for type {_message_name(column)}: "{text}"'
+        ) from None
     if not number.is_finite():
         raise InvalidValue(f"{text.strip()} cannot be stored: JSON has no NaN or Infinity")
     exponent = number.as_tuple().exponent
@@ -213,7 +230,13 @@ def _number_from_text(text: str, column: Column) -> int | float:
 
 def _bytea_text(text: str) -> str:
     if text.startswith("\\x"):
-        return "\\x" + bytes.fromhex(text[2:]).hex()
+        digits = "".join(text[2:].split())
+        bad = next((c for c in digits if c not in string.hexdigits), None)
+        if bad is not None:
+            raise InvalidValue(f'invalid hexadecimal digit: "{bad}"', code="22023")
+        if len(digits) % 2:
+            raise InvalidValue("invalid hexadecimal data: odd number of digits", code="22023")
+        return "\\x" + digits.lower()
     if "\\" in text:
         raise ValueError("escape-format bytea is not supported; use the \\x hex format")
     return "\\x" + text.encode().hex()
@@ -222,7 +245,12 @@ def _bytea_text(text: str) -> str:
 def parse_array_text(text: str) -> list[str | None]:
     """A one-dimensional Postgres array literal `{a,"b c",NULL}` → its element texts."""
     body = text.strip()
-    if not (body.startswith("{") and body.endswith("}")):
+    if not body.startswith("{"):
+        raise InvalidValue(
+            f'malformed array literal: "{text}"',
+            details='Array value must start with "{" or dimension information.',
+        )
+    if not body.endswith("}"):
         raise InvalidValue(f'malformed array literal: "{text}"')
     elements: list[str | None] = []
     current, quoted, in_quotes, i = "", False, False, 1
@@ -290,8 +318,10 @@ def value_from_json(value: JsonValue, column: Column) -> JsonValue:
             return value
         if base in ("text", "varchar", "char"):
             return _fit_text(repr(value), column)
-    shown = json.dumps(value)
-    raise InvalidValue(f"invalid input syntax for type {column.pg_type}: {shown}")
+    # PostgREST reads the body with json_populate_recordset, which hands a non-string JSON value
+    # to the column type's input function as its JSON text.
+    shown = json.dumps(value, ensure_ascii=False)
+    raise InvalidValue(f'invalid input syntax for type {_message_name(column)}: "{shown}"')
 
 
 def storage_value(value: JsonValue, column: Column) -> SqliteValue:

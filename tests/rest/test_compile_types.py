@@ -269,7 +269,7 @@ def test_body_values_to_storage(db: Database) -> None:
             "Could not find the 'nope' column of 'items' in the schema cache",
         ),
         ({"qty": "many"}, "22P02", 'invalid input syntax for type integer: "many"'),
-        ({"qty": 1.5}, "22P02", "invalid input syntax for type int4: 1.5"),
+        ({"qty": 1.5}, "22P02", 'invalid input syntax for type integer: "1.5"'),
         ({"slug": "x"}, "428C9", 'cannot insert a non-DEFAULT value into column "slug"'),
     ],
 )
