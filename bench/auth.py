@@ -35,11 +35,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable
@@ -59,7 +56,7 @@ from auth_servers import (
     ensure_pyspy,
     filesystem_type,
 )
-from common import log
+from common import emit, log, run_script
 from load import Result, process_memory
 from load import run_load as run_load_of
 from pyspy import profile_during
@@ -240,13 +237,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # run the cleanup in main's finally
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
     log("preparing the peer")
     binary = ensure_pocketbase(args.pocketbase)
     pyspy = ensure_pyspy() if args.profile else None
@@ -274,16 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print_report(report)
+    emit(report, args.json, print_report)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted: servers stopped, temporary directory removed")
-        sys.exit(130)
+    run_script(main)

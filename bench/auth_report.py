@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from auth_servers import (
-    CLIENT_BOUND_SHARE,
     FLOOR,
     OPS,
     PASSWORD,
@@ -26,6 +25,7 @@ from load import Result
 from pyspy import print_profile
 from rich.console import Console
 from rich.table import Table
+from side_by_side import CLIENT_BOUND_SHARE, add_comparison, print_errors, rates_table
 
 from performer_edge import __version__ as performer_version
 from performer_edge.auth import passwords
@@ -197,51 +197,15 @@ def print_report(report: dict[str, Any]) -> None:
 
     results = report["results"]
     by_key = {(r["server"], r["op"], r["concurrency"]): r for r in results}
-    table = Table(title="Requests per second (successful responses), side by side")
-    for col in (
-        "operation",
-        "c",
-        "ours /s",
-        "PocketBase /s",
-        "ours/peer",
-        "ours p50/p99 ms",
-        "peer p50/p99 ms",
-        "server CPU µs/op ours | peer",
-        "server cores ours | peer",
-        "client CPU",
-        "errors ours | peer",
-    ):
-        table.add_column(col, justify="left" if col == "operation" else "right")
+    table = rates_table("operation")
     levels = sorted({r["concurrency"] for r in results})
     for op in (*OPS, FLOOR):
         for level in levels:
             mine, peer = by_key.get(("ours", op, level)), by_key.get(("PocketBase", op, level))
-            if mine is None or peer is None:
-                continue
-            client = max(mine["client_cpu_share"], peer["client_cpu_share"])
-            client_text = f"{client:.0%}"
-            if client >= CLIENT_BOUND_SHARE:
-                client_text = f"[yellow]{client_text}[/]"
-            table.add_row(
-                op,
-                str(level),
-                f"{mine['rate']:,.0f}",
-                f"{peer['rate']:,.0f}",
-                f"{ratio(mine['rate'], peer['rate']):.2f}",
-                f"{mine['p50_ms']:.2f} / {mine['p99_ms']:.2f}",
-                f"{peer['p50_ms']:.2f} / {peer['p99_ms']:.2f}",
-                f"{mine['server_cpu_us_per_op']:,.0f} | {peer['server_cpu_us_per_op']:,.0f}",
-                f"{mine['server_cpu_cores']:.2f} | {peer['server_cpu_cores']:.2f}",
-                client_text,
-                f"{mine['errors']} | {peer['errors']}",
-            )
+            if mine is not None and peer is not None:
+                add_comparison(table, op, mine, peer)
     console.print(table)
-    for r in results:
-        if r["errors"]:
-            console.print(
-                f"[red]{r['server']} {r['op']} @ c{r['concurrency']}: {r['errors']} errors[/], "
-                f"most common: {r['first_error']}"
-            )
+    print_errors(console, results)
 
     ratios = Table(title="Ratios (ours / PocketBase)")
     for col in ("ratio", "value", "target", "result"):

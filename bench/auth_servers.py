@@ -33,7 +33,6 @@ HUGE_LIMIT = "1000000000"
 REFRESH_TARGET = 1.0  # ours / PocketBase, token refreshes per second, at every level
 OPS = ("sign-in", "refresh")
 FLOOR = "health (HTTP floor)"
-CLIENT_BOUND_SHARE = 0.85
 START_TIMEOUT_S = 60.0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 
 def log(message: str) -> None:
@@ -19,3 +23,24 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
+
+
+def emit(report: dict[str, Any], as_json: bool, printer: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        print(json.dumps(report))
+    else:
+        printer(report)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # run the script's cleanup (its `finally`) on SIGTERM too
+
+
+def run_script(main: Callable[[], int]) -> None:
+    """Exit with `main()`'s status; Ctrl-C and SIGTERM exit 130 after main's cleanup ran."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped, temporary directory removed")
+        sys.exit(130)

@@ -37,11 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable
@@ -50,7 +47,7 @@ from typing import Any
 
 import aiohttp
 from auth_servers import Ours, PocketBase, ensure_pocketbase, ensure_pyspy, filesystem_type
-from common import log
+from common import emit, log, run_script
 from load import Call, Result, process_memory, run_load
 from pyspy import profile_during
 from rest_report import GET, LIST, LIST_COUNT, Run, build_report, print_report
@@ -90,15 +87,21 @@ def op_call(peer: RestPeer, op: str, items: list[Item], categories: int) -> Call
     return listing
 
 
-def cells(peers: list[RestPeer], args: argparse.Namespace) -> list[tuple[str, list[int]]]:
-    """(op, levels) in the order they run; every peer's create ops, then the reads."""
-    creates = [op for peer in peers for op in peer.create_ops]
+CREATE = "create"
+
+
+def cells(args: argparse.Namespace) -> list[tuple[str, list[int]]]:
+    """(group, levels) in the order they run; the create group is every peer's create ops."""
     return [
-        *((op, args.create_concurrency) for op in creates),
+        (CREATE, args.create_concurrency),
         (GET, args.read_concurrency),
         (LIST, args.read_concurrency),
         (LIST_COUNT, args.read_concurrency),
     ]
+
+
+def ops_of(peer: RestPeer, group: str) -> tuple[str, ...]:
+    return peer.create_ops if group == CREATE else (group,)
 
 
 async def measure(
@@ -122,25 +125,20 @@ async def measure(
         call = op_call(peer, op, items[peer.name], args.categories)
         return run_load(peer.name, peer.pid, op, call, level, seconds, args.max_requests)
 
-    plan = [
-        (peer, op, levels)
-        for op, levels in cells(peers, args)
-        for peer in peers
-        if not op.startswith("create") or op in peer.create_ops
-    ]
-    for peer, op, levels in plan:
-        log(f"  warm-up: {peer.name} {op} @ c{max(levels)} for {args.warmup:g} s")
-        run.warmups.append(await load(peer, op, max(levels), args.warmup))
+    for group, levels in cells(args):
+        for peer in peers:
+            for op in ops_of(peer, group):
+                log(f"  warm-up: {peer.name} {op} @ c{max(levels)} for {args.warmup:g} s")
+                run.warmups.append(await load(peer, op, max(levels), args.warmup))
     turn = 0
-    for op, levels in cells(peers, args):
+    for group, levels in cells(args):
         for level in levels:
             order = peers if turn % 2 == 0 else peers[::-1]
             turn += 1
             for peer in order:
-                if op.startswith("create") and op not in peer.create_ops:
-                    continue
-                log(f"  {peer.name} {op} @ c{level} for {args.seconds:g} s")
-                run.results.append(await load(peer, op, level, args.seconds))
+                for op in ops_of(peer, group):
+                    log(f"  {peer.name} {op} @ c{level} for {args.seconds:g} s")
+                    run.results.append(await load(peer, op, level, args.seconds))
     async with aiohttp.ClientSession() as session:
         for peer in peers:
             if isinstance(peer, PocketBaseRest):
@@ -229,13 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # run the cleanup in main's finally
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
     log("preparing the peer")
     binary = ensure_pocketbase(args.pocketbase)
     pyspy = ensure_pyspy() if args.profile else None
@@ -266,16 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print_report(report)
+    emit(report, args.json, print_report)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        log("interrupted: servers stopped, temporary directory removed")
-        sys.exit(130)
+    run_script(main)

@@ -16,6 +16,7 @@ from pyspy import print_profile
 from rest_servers import OURS_BATCH, PB_BATCH, PocketBaseRest, RestPeer
 from rich.console import Console
 from rich.table import Table
+from side_by_side import CLIENT_BOUND_SHARE, add_comparison, print_errors, rates_table
 
 from performer_edge import __version__ as performer_version
 
@@ -25,7 +26,6 @@ LIST_COUNT = "list 50 + exact count"
 PB_CREATE = "create"
 CREATE_TARGET = (64, 1.5)  # creates at c64: ours / PocketBase >= 1.5
 READ_TARGET = 1.0  # every read cell: ours / PocketBase >= 1.0
-CLIENT_BOUND_SHARE = 0.85
 
 
 @dataclass
@@ -189,53 +189,13 @@ def print_report(report: dict[str, Any]) -> None:
 def print_rates(console: Console, report: dict[str, Any]) -> None:
     results = report["results"]
     by_key = {(r["server"], r["op"], r["concurrency"]): r for r in results}
-    table = Table(title="Requests per second (successful responses), side by side")
-    for col in (
-        "operation (ours)",
-        "c",
-        "ours /s",
-        "PocketBase /s",
-        "ours/peer",
-        "ours p50/p99 ms",
-        "peer p50/p99 ms",
-        "server CPU µs/op ours | peer",
-        "server cores ours | peer",
-        "client CPU",
-        "errors ours | peer",
-    ):
-        if col.startswith("operation"):
-            table.add_column(col, no_wrap=True)
-        else:
-            table.add_column(col, justify="right")
+    table = rates_table("operation (ours)")
     for mine in (r for r in results if r["server"] == "ours"):
-        level = mine["concurrency"]
-        peer = by_key.get(("PocketBase", peer_op(mine["op"]), level))
-        if peer is None:
-            continue
-        client = max(mine["client_cpu_share"], peer["client_cpu_share"])
-        client_text = f"{client:.0%}"
-        if client >= CLIENT_BOUND_SHARE:
-            client_text = f"[yellow]{client_text}[/]"
-        table.add_row(
-            mine["op"],
-            str(level),
-            f"{mine['rate']:,.0f}",
-            f"{peer['rate']:,.0f}",
-            f"{ratio(mine['rate'], peer['rate']):.2f}",
-            f"{mine['p50_ms']:.2f} / {mine['p99_ms']:.2f}",
-            f"{peer['p50_ms']:.2f} / {peer['p99_ms']:.2f}",
-            f"{mine['server_cpu_us_per_op']:,.0f} | {peer['server_cpu_us_per_op']:,.0f}",
-            f"{mine['server_cpu_cores']:.2f} | {peer['server_cpu_cores']:.2f}",
-            client_text,
-            f"{mine['errors']} | {peer['errors']}",
-        )
+        peer = by_key.get(("PocketBase", peer_op(mine["op"]), mine["concurrency"]))
+        if peer is not None:
+            add_comparison(table, mine["op"], mine, peer)
     console.print(table)
-    for r in results:
-        if r["errors"]:
-            console.print(
-                f"[red]{r['server']} {r['op']} @ c{r['concurrency']}: {r['errors']} errors[/], "
-                f"most common: {r['first_error']}"
-            )
+    print_errors(console, results)
 
 
 def print_ratios(console: Console, report: dict[str, Any]) -> None:
