@@ -8,7 +8,9 @@ Every request needs a principal (the middleware enforces apikey/Bearer).
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from aiohttp import web
 from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
 from performer_edge.http.middleware import principal_of
 from performer_edge.rest.catalog import Catalog, Column
-from performer_edge.rest.compile import RequestContext, compile_read, run_read
+from performer_edge.rest.compile import CompiledRead, RequestContext, compile_read, run_read
 from performer_edge.rest.query import (
     Query,
     QueryParseError,
@@ -42,6 +44,7 @@ SCHEMA = "public"
 def register(app: web.Application) -> None:
     from performer_edge.rest import api_rpc, api_write
 
+    app[COMPILED_READS] = CompiledReads()
     app.router.add_route("GET", "/rest/v1/", openapi)
     app.router.add_route("GET", "/rest/v1", openapi)
     app.router.add_route("HEAD", "/rest/v1/", openapi)
@@ -83,15 +86,32 @@ def check_profile(request: web.Request) -> None:
 
 
 def query_of(request: web.Request, *, rpc_read: bool = False) -> Query:
-    return parse_query(list(request.query.items()), rpc_read=rpc_read)
+    return _parsed_query(tuple(request.query.items()), rpc_read)
+
+
+# The parsers are pure and their results frozen, and clients repeat the same query strings and
+# headers, so the parses are memoised (a parse error is not, and raises every time).
+@functools.lru_cache(maxsize=1024)
+def _parsed_query(pairs: tuple[tuple[str, str], ...], rpc_read: bool) -> Query:
+    return parse_query(list(pairs), rpc_read=rpc_read)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_prefer(values: tuple[str, ...]) -> Preferences:
+    return parse_prefer(list(values))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_accept(value: str | None) -> ResponseFormat:
+    return parse_accept(value)
 
 
 def prefer_of(request: web.Request) -> Preferences:
-    return parse_prefer(request.headers.getall("Prefer", []))
+    return _parsed_prefer(tuple(request.headers.getall("Prefer", ())))
 
 
 def accept_of(request: web.Request) -> ResponseFormat:
-    found = parse_accept(request.headers.get("Accept"))
+    found = _parsed_accept(request.headers.get("Accept"))
     if found.kind == "plan":
         raise QueryParseError(
             f"None of these media types are available: {found.mime}",
@@ -198,6 +218,57 @@ def _csv_cell(value: Any) -> str:
 # -- GET / HEAD -----------------------------------------------------------------------------------
 
 
+class CompiledReads:
+    """Compiled GET/HEAD statements by everything a compile depends on, for one catalog.
+
+    `compile_read` is pure: the same table, query string, Range, count, object/HEAD flags and
+    caller (the verified token: RLS and the auth parameters come from its claims) compile to
+    the same statement and parameters on the same catalog. Entries are for the catalog they
+    were compiled on; a new catalog (a migration) empties the cache. Bounded: emptied when full.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._catalog: Catalog | None = None
+        self._compiled: dict[tuple[Any, ...], CompiledRead] = {}
+
+    def get(self, catalog: Catalog, key: tuple[Any, ...]) -> CompiledRead | None:
+        with self._lock:
+            return self._compiled.get(key) if catalog is self._catalog else None
+
+    def put(self, catalog: Catalog, key: tuple[Any, ...], compiled: CompiledRead) -> None:
+        with self._lock:
+            if catalog is not self._catalog or len(self._compiled) >= self.capacity:
+                self._compiled.clear()
+                self._catalog = catalog
+            self._compiled[key] = compiled
+
+
+COMPILED_READS: web.AppKey[CompiledReads] = web.AppKey("performer_rest_compiled_reads")
+
+
+def _read_key(
+    request: web.Request, preferences: Preferences, single: bool, context: RequestContext
+) -> tuple[Any, ...] | None:
+    """What a compiled read depends on besides the catalog; None when the claims don't encode."""
+    try:
+        claims = orjson.dumps(dict(context.claims), option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (
+        request.match_info["table"],
+        request.method,
+        tuple(request.query.items()),
+        request.headers.get("Range"),
+        preferences.count,
+        single,
+        context.role,
+        context.bypass_rls,
+        claims,
+    )
+
+
 async def read_table(request: web.Request) -> web.Response:
     rest = request.app[REST]
     context = context_of(request)
@@ -209,11 +280,18 @@ async def read_table(request: web.Request) -> web.Response:
     head = request.method == "HEAD"
     single = response_format.kind == "object"
 
+    cache = request.app[COMPILED_READS]
+    key = _read_key(request, preferences, single, context)
+
     def run(conn: Any) -> Any:
         catalog = rest.catalog.get(conn)
-        compiled = compile_read(
-            name, query, catalog, context, count=preferences.count, single=single, body=not head
-        )
+        compiled = None if key is None else cache.get(catalog, key)
+        if compiled is None:
+            compiled = compile_read(
+                name, query, catalog, context, count=preferences.count, single=single, body=not head
+            )
+            if key is not None:
+                cache.put(catalog, key, compiled)
         return compiled, run_read(conn, compiled, context)
 
     compiled, (body, page_count, total) = await rest.db.read(run)
