@@ -40,6 +40,7 @@ JsonValue = Union[None, bool, int, float, str, list["JsonValue"], dict[str, "Jso
 # | bytea                     | BLOB    | the bytes                                              |
 # | T[] (array_dims=1)        | TEXT    | JSON array of the elements' API shapes                 |
 # | an enum type              | TEXT    | the label, with CHECK (col IN (labels))                |
+# | tsvector                  | TEXT    | Postgres' text form: 'cat':2 'dog':4,7                 |
 SQLITE_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "uuid": "TEXT",
@@ -60,6 +61,7 @@ SQLITE_TYPES: Mapping[str, str] = MappingProxyType(
         "json": "TEXT",
         "jsonb": "TEXT",
         "bytea": "BLOB",
+        "tsvector": "TEXT",
     }
 )
 UNKNOWN_PG_TYPE = "unknown"  # a view column whose type cannot be derived; values pass through
@@ -207,6 +209,12 @@ class Index:
     keys: tuple[str, ...]  # SQLite text of each key: a quoted column or an expression
     unique: bool = False
     where: str | None = None  # SQLite predicate of a partial index
+    # A GIN/GiST index on a tsvector (`keys` is its one expression) is an FTS5 table of that name,
+    # kept in step by triggers (migrate_fts). Filters on `search_column` use it: a tsvector column
+    # (`search_config` "") or the text column of `to_tsvector(search_config, column)`.
+    full_text: bool = False
+    search_column: str = ""
+    search_config: str = ""
 
     @property
     def key(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import apsw
 
 from performer_edge.rest import compile_functions as functions
-from performer_edge.rest.compile_fts import TS_MATCH, ts_match
+from performer_edge.rest.compile_fts import TS_MATCH, TS_VECTOR_MATCH, ts_match, ts_vector_match
 from performer_edge.rest.connection import install_pure_functions
 from performer_edge.rest.migrate_runtime import AUTH_JWT, AUTH_ROLE, AUTH_UID
 from performer_edge.rest.migrate_types import SqliteValue
@@ -111,6 +111,7 @@ def install_functions(
         functions.PG_ILIKE: (2, functions.pg_ilike),
         functions.PG_CAST: (3, functions.pg_cast),
         TS_MATCH: (4, ts_match),
+        TS_VECTOR_MATCH: (4, ts_vector_match),
     }
     for name, (arity, implementation) in pure.items():
         conn.create_scalar_function(name, implementation, arity, deterministic=True)

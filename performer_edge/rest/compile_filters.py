@@ -12,7 +12,8 @@ from typing import Protocol
 
 from performer_edge.rest.catalog import Column
 from performer_edge.rest.compile_errors import undefined_function, undefined_operator, wrong_type
-from performer_edge.rest.compile_fts import TS_MATCH, config_name, parse_query
+from performer_edge.rest.compile_fts import TS_MATCH, TS_VECTOR_MATCH
+from performer_edge.rest.compile_fts_index import IndexedSearch, SearchIndex
 from performer_edge.rest.compile_functions import (
     ARRAY_CONTAINS,
     ARRAY_ORDER,
@@ -23,6 +24,7 @@ from performer_edge.rest.compile_functions import (
     check_regex,
 )
 from performer_edge.rest.compile_sql import Params
+from performer_edge.rest.compile_tsquery import config_name, parse_query
 from performer_edge.rest.compile_values import (
     check_like_escape,
     enum_order_sql,
@@ -38,6 +40,7 @@ from performer_edge.rest.query_ast import (
     Compare,
     Condition,
     Field,
+    FtsOperator,
     FullTextSearch,
     In,
     Is,
@@ -59,11 +62,13 @@ _TEXT_KINDS = ("text", "unknown")
 
 @dataclass(frozen=True)
 class Operand:
-    """A filtered or ordered expression: its SQL, its Postgres type, and whether it can be NULL."""
+    """A filtered or ordered expression: its SQL, its Postgres type, whether it can be NULL, and
+    the full-text indexes (GIN → FTS5) searching it can use."""
 
     sql: str
     column: Column
     nullable: bool = True
+    search: tuple[SearchIndex, ...] = ()
 
 
 class FilterScope(Protocol):
@@ -203,11 +208,23 @@ def _is(operand: Operand, value: str) -> str:
 
 
 def _full_text(
-    operand: Operand, operator: str, query: str, config: str | None, params: Params
+    operand: Operand, operator: FtsOperator, query: str, config: str | None, params: Params
 ) -> str:
-    if kind_of(operand.column) not in _TEXT_KINDS:
-        raise undefined_function(f"to_tsvector(unknown, {type_name(operand.column)})")
+    """`col @@ query` for a tsvector column, `to_tsvector(config, col) @@ query` for text: through
+    the column's FTS5 index when it has one for the config, else by reading every row."""
+    column = operand.column
+    is_vector = column.base_type == "tsvector" and not column.array_dims
+    if not is_vector and kind_of(column) not in _TEXT_KINDS:
+        raise undefined_function(f"to_tsvector(unknown, {type_name(column)})")
     name = config_name(config)
-    parse_query(name, operator, query)  # a syntax error (42601) is raised now
-    arguments = f"{params.add(name)}, {params.add(operator)}, {operand.sql}, {params.add(query)}"
-    return f"{TS_MATCH}({arguments})"
+    parsed = parse_query(name, operator, query)  # a syntax error (42601) is raised now
+
+    def scan() -> str:
+        function = TS_VECTOR_MATCH if is_vector else TS_MATCH
+        kind, text = params.add(operator), params.add(query)
+        return f"{function}({params.add(name)}, {kind}, {operand.sql}, {text})"
+
+    index = next((i for i in operand.search if i.config in ("", name)), None)
+    if parsed is None or index is None:
+        return scan()
+    return IndexedSearch(index, operand.sql, scan, params).sql(parsed)

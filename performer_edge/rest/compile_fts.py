@@ -1,229 +1,60 @@
-"""Full-text search for `fts`, `plfts`, `phfts` and `wfts`: `to_tsvector(config, doc) @@
-<kind>_tsquery(config, query)` as the SQLite function `ts_match(config, kind, document, query)`.
+"""Full-text search documents: `to_tsvector(config, text)`, the tsvector text form Postgres prints
+(`'cat':1 'dog':3`), and `document @@ query` by reading every row (`ts_match`, `ts_vector_match`).
 
-Pure. Documents are split into words (letters and digits), lower-cased, and for the `english`
-config stop words dropped (they keep their positions) and words Porter-stemmed; `simple` and
-every other built-in config only lower-case. Queries are parsed as `to_tsquery` (`& | ! <-> <N>
-:*` and parentheses), `plainto_tsquery` (all words), `phraseto_tsquery` (words in sequence) or
-`websearch_to_tsquery` ("quoted phrases", `or`, `-word`). Every row is tokenized when the query
-runs: FTS5 tables kept in step with the user tables would be the optimisation for large tables.
+Pure. A document's words (letters and digits, `compile_stem.WORD`) are lower-cased, and for the
+`english` config stop words dropped (they keep their positions) and words Porter-stemmed; `simple`
+and every other built-in config only lower-case. Columns with a GIN index are searched through
+FTS5 instead (`compile_fts_index`), with the same lexemes and so the same results.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
 
-from performer_edge.rest.compile_stem import ENGLISH_STOP_WORDS, porter_stem
-from performer_edge.rest.migrate_types import InvalidValue
-
-TS_MATCH = "ts_match"
-QueryKind = Literal["fts", "plfts", "phfts", "wfts"]
-DEFAULT_CONFIG = "english"  # Supabase's default_text_search_config
-# Postgres' built-in configurations; all but english and simple are treated as simple here.
-KNOWN_CONFIGS = frozenset(
-    """simple english arabic armenian basque catalan danish dutch finnish french german greek
-    hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian
-    russian serbian spanish swedish tamil turkish yiddish""".split()  # noqa: SIM905 (a word list)
+from performer_edge.rest.compile_stem import WORD, normalize
+from performer_edge.rest.compile_tsquery import (
+    KINDS,
+    Both,
+    Lexeme,
+    Not,
+    Phrase,
+    TsQuery,
+    parse_query,
 )
-_WORD = re.compile(r"[^\W_]+")
-_KINDS = ("fts", "plfts", "phfts", "wfts")
+from performer_edge.rest.migrate_types import InvalidValue
+from performer_edge.rest.tsvector import (
+    MAX_POSITION,
+    MAX_POSITIONS,
+    Lexemes,
+    parse_tsvector,
+    tsvector_text,
+)
+
+TS_MATCH = "ts_match"  # (config, kind, text, query): to_tsvector(config, text) @@ query
+TS_VECTOR_MATCH = "ts_vector_match"  # (config, kind, tsvector, query): tsvector @@ query
 
 
-@dataclass(frozen=True, slots=True)
-class Lexeme:
-    word: str
-    prefix: bool = False
-    weights: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: TsQuery
-
-
-@dataclass(frozen=True, slots=True)
-class Both:
-    operator: Literal["&", "|"]
-    left: TsQuery
-    right: TsQuery
-
-
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    left: TsQuery
-    right: TsQuery
-    distance: int
-
-
-TsQuery = Lexeme | Not | Both | Phrase
-
-
-def config_name(config: str | None) -> str:
-    """The configuration a request names (`pg_catalog.` allowed); unknown ones are 42704."""
-    name = (config or DEFAULT_CONFIG).lower().removeprefix("pg_catalog.")
-    if name not in KNOWN_CONFIGS:
-        raise InvalidValue(f'text search configuration "{config}" does not exist', code="42704")
-    return name
-
-
-def normalize(word: str, config: str) -> str | None:
-    """A word as the configuration indexes it; None for a stop word."""
-    lowered = word.lower()
-    if config != "english":
-        return lowered
-    if lowered in ENGLISH_STOP_WORDS:
-        return None
-    return porter_stem(lowered)
-
-
-def document_lexemes(document: str, config: str) -> dict[str, list[int]]:
+def document_lexemes(document: str, config: str) -> Lexemes:
     """to_tsvector: each lexeme with its 1-based word positions."""
-    lexemes: dict[str, list[int]] = {}
-    for position, match in enumerate(_WORD.finditer(document), start=1):
+    lexemes: Lexemes = {}
+    for position, match in enumerate(WORD.finditer(document), start=1):
         lexeme = normalize(match.group(), config)
         if lexeme is not None:
-            lexemes.setdefault(lexeme, []).append(position)
+            positions = lexemes.setdefault(lexeme, [])
+            capped = min(position, MAX_POSITION)
+            if len(positions) < MAX_POSITIONS and (not positions or positions[-1] != capped):
+                positions.append(capped)
     return lexemes
 
 
-def _phrase_of(words: list[str], config: str) -> TsQuery | None:
-    """Words in sequence (`a <-> b`, `<2>` across a stop word); None when all are stop words."""
-    query: TsQuery | None = None
-    gap = 0
-    for word in words:
-        lexeme = normalize(word, config)
-        gap += 1
-        if lexeme is None:
-            continue
-        node = Lexeme(lexeme)
-        query = node if query is None else Phrase(query, node, gap)
-        gap = 0
-    return query
+def to_tsvector(config: str | None, document: object) -> str | None:
+    """The SQLite function a translated `to_tsvector(config, text)` calls; NULL in, NULL out."""
+    if config is None or document is None:
+        return None
+    return tsvector_text(document_lexemes(str(document), config))
 
 
-def _joined(operator: Literal["&", "|"], nodes: list[TsQuery | None]) -> TsQuery | None:
-    result: TsQuery | None = None
-    for node in nodes:
-        if node is not None:
-            result = node if result is None else Both(operator, result, node)
-    return result
-
-
-@functools.lru_cache(maxsize=512)
-def parse_query(config: str, kind: QueryKind, text: str) -> TsQuery | None:
-    """The query a filter value means; None when it has no lexemes (it then matches nothing)."""
-    if kind == "plfts":
-        return _joined("&", [_phrase_of([w], config) for w in _WORD.findall(text)])
-    if kind == "phfts":
-        return _phrase_of(_WORD.findall(text), config)
-    if kind == "wfts":
-        return _websearch(text, config)
-    return _TsQueryParser(text, config).parse()
-
-
-def _websearch(text: str, config: str) -> TsQuery | None:
-    alternatives: list[list[TsQuery | None]] = [[]]
-    for match in re.finditer(r'(-?)"([^"]*)"?|(-?)([^\s"]+)', text):
-        negated = bool(match.group(1) or match.group(3))
-        if match.group(2) is not None:
-            node = _phrase_of(_WORD.findall(match.group(2)), config)
-        elif match.group(4).lower() == "or" and not negated:
-            if alternatives[-1]:
-                alternatives.append([])
-            continue
-        else:
-            node = _phrase_of(_WORD.findall(match.group(4)), config)
-        alternatives[-1].append(Not(node) if negated and node is not None else node)
-    return _joined("|", [_joined("&", terms) for terms in alternatives])
-
-
-class _TsQueryParser:
-    """to_tsquery's grammar: `|` < `&` < `<->`/`<N>` < `!`, parentheses, `'quoted'` operands."""
-
-    _TOKEN = re.compile(r"\s*(<->|<\d+>|[&|!()]|'(?:[^'\\]|\\.|'')*'|[^\s&|!()<:']+)(:[*a-dA-D]+)?")
-
-    def __init__(self, text: str, config: str) -> None:
-        self.text = text
-        self.config = config
-        self.tokens: list[tuple[str, str]] = []
-        position = 0
-        while text[position:].strip():
-            match = self._TOKEN.match(text, position)
-            if match is None:
-                raise self._error()
-            self.tokens.append((match.group(1), match.group(2) or ""))
-            position = match.end()
-        self.index = 0
-
-    def _error(self) -> InvalidValue:
-        return InvalidValue(f'syntax error in tsquery: "{self.text}"', code="42601")
-
-    def _peek(self) -> str:
-        return self.tokens[self.index][0] if self.index < len(self.tokens) else ""
-
-    def parse(self) -> TsQuery | None:
-        if not self.tokens:
-            return None
-        query = self._or()
-        if self.index != len(self.tokens):
-            raise self._error()
-        return query
-
-    def _or(self) -> TsQuery | None:
-        nodes = [self._and()]
-        while self._peek() == "|":
-            self.index += 1
-            nodes.append(self._and())
-        return _joined("|", nodes)
-
-    def _and(self) -> TsQuery | None:
-        nodes = [self._phrase()]
-        while self._peek() == "&":
-            self.index += 1
-            nodes.append(self._phrase())
-        return _joined("&", nodes)
-
-    def _phrase(self) -> TsQuery | None:
-        left = self._unary()
-        while self._peek().startswith("<"):
-            token = self._peek()
-            distance = 1 if token == "<->" else int(token[1:-1])
-            self.index += 1
-            right = self._unary()
-            both = left is not None and right is not None
-            left = Phrase(left, right, distance) if both else left or right  # type: ignore[arg-type]
-        return left
-
-    def _unary(self) -> TsQuery | None:
-        token = self._peek()
-        if token == "!":
-            self.index += 1
-            child = self._unary()
-            return None if child is None else Not(child)
-        if token == "(":
-            self.index += 1
-            inner = self._or()
-            if self._peek() != ")":
-                raise self._error()
-            self.index += 1
-            return inner
-        if not token or token in "&|)" or token.startswith("<"):
-            raise self._error()
-        suffix = self.tokens[self.index][1]
-        self.index += 1
-        if token.startswith("'"):
-            token = token[1:-1].replace("''", "'")
-        node = _phrase_of(_WORD.findall(token), self.config)
-        if isinstance(node, Lexeme) and suffix:
-            weights = suffix[1:].replace("*", "").lower()
-            node = Lexeme(node.word, "*" in suffix, weights)
-        return node
-
-
-def _positions(query: TsQuery, lexemes: dict[str, list[int]]) -> set[int]:
+def _positions(query: TsQuery, lexemes: Lexemes) -> set[int]:
     """Where the query matches, by the position of its last word (what `<->` needs)."""
     match query:
         case Lexeme(word, prefix, weights):
@@ -244,8 +75,14 @@ def _positions(query: TsQuery, lexemes: dict[str, list[int]]) -> set[int]:
             return set() if _matches(child, lexemes) else {p for ps in lexemes.values() for p in ps}
 
 
-def _matches(query: TsQuery, lexemes: dict[str, list[int]]) -> bool:
+def _matches(query: TsQuery, lexemes: Lexemes) -> bool:
     match query:
+        case Lexeme(word, prefix, weights):
+            if weights and "d" not in weights:
+                return False
+            if prefix:
+                return any(lexeme.startswith(word) for lexeme in lexemes)
+            return word in lexemes
         case Not(child):
             return not _matches(child, lexemes)
         case Both("&", left, right):
@@ -256,11 +93,31 @@ def _matches(query: TsQuery, lexemes: dict[str, list[int]]) -> bool:
             return bool(_positions(query, lexemes))
 
 
+def _match(
+    config: str | None, kind: str, query: str | None, lexemes: Callable[[str], Lexemes]
+) -> int | None:
+    if config is None or query is None:
+        return None
+    parsed = parse_query(config, kind if kind in KINDS else "fts", query)
+    return 0 if parsed is None else int(_matches(parsed, lexemes(config)))
+
+
 def ts_match(config: str | None, kind: str, document: object, query: str | None) -> int | None:
     """`to_tsvector(config, document) @@ <kind>(config, query)`; NULL in, NULL out."""
-    if document is None or query is None or config is None:
+    if document is None:
         return None
-    parsed = parse_query(config, kind if kind in _KINDS else "fts", query)
-    if parsed is None:
-        return 0
-    return int(_matches(parsed, document_lexemes(str(document), config)))
+    return _match(config, kind, query, lambda name: document_lexemes(str(document), name))
+
+
+def ts_vector_match(config: str | None, kind: str, vector: object, query: str | None) -> int | None:
+    """`vector @@ <kind>(config, query)` for a tsvector column; NULL in, NULL out."""
+    if vector is None:
+        return None
+    return _match(config, kind, query, lambda _: _vector_lexemes(str(vector)))
+
+
+def _vector_lexemes(vector: str) -> Lexemes:
+    try:
+        return parse_tsvector(vector)
+    except ValueError as error:  # only a value written around the type checks could be bad
+        raise InvalidValue(str(error)) from error

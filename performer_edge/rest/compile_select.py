@@ -17,6 +17,7 @@ from performer_edge.rest.catalog import Column
 from performer_edge.rest.compile_columns import Pair, cast_sql, field_operand
 from performer_edge.rest.compile_errors import not_embedded, related_order_not_to_one
 from performer_edge.rest.compile_filters import Operand, compile_predicate
+from performer_edge.rest.compile_fts_index import search_indexes
 from performer_edge.rest.compile_functions import ARRAY_ORDER, JSONB_ORDER
 from performer_edge.rest.compile_plan import CompileState, Node
 from performer_edge.rest.compile_sql import (
@@ -54,7 +55,13 @@ class Level:
 
     def operand(self, field: Field) -> Operand:
         node = self.node
-        return field_operand(node.alias, node.label, self.columns, field, self.params)
+        operand = field_operand(node.alias, node.label, self.columns, field, self.params)
+        table, rowid = node.relation.table, node.relation.rowid
+        if table is None or rowid is None or field.json_path:
+            return operand
+        rowid_sql = column_ref(node.alias, rowid)
+        search = search_indexes(self.writer.state.catalog, table, field.name, rowid_sql)
+        return replace(operand, search=search) if search else operand
 
     def embedded_exists(self, name: str) -> str | None:
         child = self.node.child_named(name)

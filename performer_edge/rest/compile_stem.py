@@ -1,12 +1,16 @@
-"""English word normalization for full-text search: Postgres' english stop words and the Porter
-stemmer (Postgres uses Snowball's English, a later revision of Porter; they agree on most words).
+"""Word normalization for full-text search: documents' words, Postgres' english stop words and
+the Porter stemmer (Postgres uses Snowball's English, a later revision of Porter; they agree on
+most words).
 
-Pure; used by `compile_fts`.
+Pure; used by `compile_tsquery` and `compile_fts`.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+
+WORD = re.compile(r"[^\W_]+")  # a word: letters and digits
 
 # Postgres' `english.stop` list.
 ENGLISH_STOP_WORDS = frozenset(
@@ -65,7 +69,10 @@ def _double_consonant(word: str) -> bool:
 
 
 def _cvc(word: str) -> bool:
-    """Ends consonant-vowel-consonant, the last not w, x or y (`hop`, not `snow`)."""
+    """Ends in a short syllable: consonant-vowel-consonant, the last not w, x or y (`hop`, not
+    `snow`), or is vowel-consonant (`at`): Snowball's rule, which Postgres follows (`ate`)."""
+    if len(word) == 2:
+        return not _is_consonant(word, 0) and _is_consonant(word, 1)
     if len(word) < 3 or word[-1] in "wxy":
         return False
     n = len(word)
@@ -151,3 +158,14 @@ def porter_stem(word: str) -> str:
     word = _suffix_step(word, _STEP3)
     word = _step4(word)
     return _step5(word)
+
+
+def normalize(word: str, config: str) -> str | None:
+    """A word as the configuration indexes it; None for a stop word. `english` drops stop words
+    and stems; `simple` and every other configuration only lower-case."""
+    lowered = word.lower()
+    if config != "english":
+        return lowered
+    if lowered in ENGLISH_STOP_WORDS:
+        return None
+    return porter_stem(lowered)

@@ -5,12 +5,22 @@ Registered on every connection the node opens (writer and readers), before any q
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import apsw
 
-from performer_edge.rest.migrate_runtime import PURE_FUNCTIONS
+from performer_edge.rest.compile_fts import to_tsvector
+from performer_edge.rest.compile_fts_index import fts_document
+from performer_edge.rest.migrate_runtime import FTS_DOCUMENT, PURE_FUNCTIONS, TO_TSVECTOR
+
+# Full-text search: generated tsvector columns and the triggers filling FTS5 tables call these.
+_TEXT_SEARCH: dict[str, tuple[int, Callable[..., object]]] = {
+    TO_TSVECTOR: (2, to_tsvector),
+    FTS_DOCUMENT: (1, fts_document),
+}
 
 
 def install_pure_functions(conn: apsw.Connection) -> None:
-    """The request-independent functions (storage_foldername, regexp, ...)."""
-    for name, (arity, implementation) in PURE_FUNCTIONS.items():
+    """The request-independent functions (storage_foldername, regexp, to_tsvector, ...)."""
+    for name, (arity, implementation) in {**PURE_FUNCTIONS, **_TEXT_SEARCH}.items():
         conn.create_scalar_function(name, implementation, arity, deterministic=True)

@@ -19,6 +19,7 @@ from performer_edge.rest.catalog import (
     relation_key,
 )
 from performer_edge.rest.migrate_expr import quote_name
+from performer_edge.rest.migrate_fts import drop_statements
 from performer_edge.rest.migrate_plan import OperationKind, Step
 from performer_edge.rest.migrate_rebuild import (
     follow_column_rename,
@@ -185,6 +186,8 @@ def _drop_column(state: _Alter, name: str, *, exists: bool) -> None:
     for index in dropped:
         state.catalog = state.catalog.without_index(index.key)
         state.notes.append(f"index {index.key} dropped with the column")
+        if index.full_text:
+            state.statements += drop_statements(index)
     in_place = (
         new.unique == table.unique
         and new.foreign_keys == table.foreign_keys

@@ -145,6 +145,11 @@ def _special_function(
         return call("json_extract", call(runtime.AUTH_JWT), exp.Literal.string("$.email"))
     if schema == "extensions" and name in ("uuid_generate_v4", "gen_random_uuid"):
         return uuid_expression()
+    if schema in ("", "pg_catalog") and name == "to_tsvector":
+        if len(args) not in (1, 2):
+            raise unsupported(node, "to_tsvector takes a configuration and a text")
+        config = exp.Literal.string(tsvector_config(node))
+        return call(runtime.TO_TSVECTOR, config, visitor.visit(args[-1]))
     if schema or name not in ("current_setting", "timezone"):
         return None
     setting = args[0] if args else None
@@ -160,6 +165,22 @@ def _special_function(
         path = json_path([setting.name.removeprefix("request.jwt.claim.")])
         return call("json_extract", call(runtime.AUTH_JWT), exp.Literal.string(path))
     raise unsupported(node, "only the request.jwt.claims settings exist here")
+
+
+def tsvector_config(call_node: exp.Expr) -> str:
+    """The configuration of `to_tsvector([config,] text)`: a literal, `::regconfig` allowed."""
+    args = list(call_node.expressions)
+    if len(args) < 2:
+        return runtime.DEFAULT_TEXT_SEARCH_CONFIG
+    named = args[0].this if isinstance(args[0], exp.Cast) else args[0]
+    if not (isinstance(named, exp.Literal) and named.is_string):
+        raise unsupported(call_node, "the text search configuration must be a literal")
+    config = named.name.lower().removeprefix("pg_catalog.")
+    if config not in runtime.TEXT_SEARCH_CONFIGS:
+        raise StatementError(
+            f'text search configuration "{named.name}" does not exist', line=node_line(call_node)
+        )
+    return config
 
 
 def _inline_function(visitor: Visitor, node: exp.Expr, function: Any, args: list[Any]) -> exp.Expr:

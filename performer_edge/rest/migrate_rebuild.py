@@ -14,8 +14,9 @@ from sqlglot import exp
 
 from performer_edge.rest.catalog import Catalog, Policy, Table, View
 from performer_edge.rest.migrate_expr import quote_name, sqlite_sql
+from performer_edge.rest.migrate_fts import index_statements
 from performer_edge.rest.migrate_schema import dependent_views, view_ddl
-from performer_edge.rest.migrate_table import index_ddl, table_ddl
+from performer_edge.rest.migrate_table import table_ddl
 
 REBUILD_PREFIX = "_rebuild_"
 
@@ -36,7 +37,11 @@ def rebuild_table(new: Table, catalog: Catalog, copy: Mapping[str, str]) -> tupl
         *(f"DROP VIEW {quote_name(view.sqlite_name)}" for view in reversed(views)),
         f"DROP TABLE {target}",
         f"ALTER TABLE {quote_name(temporary)} RENAME TO {target}",
-        *(index_ddl(index, catalog) for index in catalog.indexes_for(new.key)),
+        *(
+            statement
+            for index in catalog.indexes_for(new.key)
+            for statement in index_statements(index, catalog, rebuilt=True)
+        ),
         *(view_ddl(view) for view in views),
     ]
     return tuple(s for s in statements if s)
@@ -132,7 +137,10 @@ def follow_column_rename(catalog: Catalog, table: Table, old: str, new: str) -> 
             updated = updated.with_table(replace(updated.tables[other.key], foreign_keys=fks))
     for index in catalog.indexes_for(table.key):
         keys = tuple(renamed(k) or k for k in index.keys)
-        updated = updated.with_index(replace(index, keys=keys, where=renamed(index.where)))
+        searched = new if index.search_column == old else index.search_column
+        updated = updated.with_index(
+            replace(index, keys=keys, where=renamed(index.where), search_column=searched)
+        )
     policies = tuple(
         replace(p, using=renamed(p.using), with_check=renamed(p.with_check))
         if p.table == table.key

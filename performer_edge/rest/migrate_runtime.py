@@ -24,6 +24,20 @@ STORAGE_FILENAME = "storage_filename"  # (name) → the last path segment
 STORAGE_EXTENSION = "storage_extension"  # (name) → text after the last dot of the file name
 REGEXP = "regexp"  # (pattern, value) → 1/0; SQLite calls it for `value REGEXP pattern` (`~`, `~*`)
 
+# Full-text search (implemented in compile_fts and compile_fts_index, registered by connection).
+TO_TSVECTOR = "to_tsvector"  # (config, text) → the tsvector's text form: to_tsvector()
+FTS_DOCUMENT = "fts_document"  # (tsvector) → what a GIN index's FTS5 table stores for the row
+# FTS5 tables hold ASCII tokens (compile_fts_index), `_` counting as a letter.
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '_'"
+FTS_NULL_TOKEN = "_0"  # the FTS5 document of a NULL tsvector
+DEFAULT_TEXT_SEARCH_CONFIG = "english"  # Supabase's default_text_search_config
+# Postgres' built-in configurations; all but english and simple work as simple here.
+TEXT_SEARCH_CONFIGS = frozenset(
+    """simple english arabic armenian basque catalan danish dutch finnish french german greek
+    hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian
+    russian serbian spanish swedish tamil turkish yiddish""".split()  # noqa: SIM905 (a word list)
+)
+
 
 def storage_foldername(name: str | None) -> str | None:
     """storage.foldername('a/b/c.png') = {a,b}, as a JSON array."""

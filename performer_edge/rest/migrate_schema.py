@@ -5,6 +5,8 @@ Pure; each function takes a parsed statement and the catalog and returns a `Step
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlglot import exp
 
 from performer_edge.rest.catalog import (
@@ -25,9 +27,14 @@ from performer_edge.rest.migrate_expr import (
     referenced_relations,
     relation_columns,
 )
+from performer_edge.rest.migrate_fts import (
+    FULL_TEXT_METHODS,
+    drop_statements,
+    index_statements,
+    search_target,
+)
 from performer_edge.rest.migrate_plan import OperationKind, Step
 from performer_edge.rest.migrate_source import StatementError, identifier_name, node_line, table_ref
-from performer_edge.rest.migrate_table import index_ddl
 from performer_edge.rest.migrate_types import column_type
 
 
@@ -41,11 +48,17 @@ def create_index(create: exp.Expr, catalog: Catalog) -> Step:
     notes: list[str] = []
     keys: list[str] = []
     key_names: list[str] = []
+    method = params.args.get("using")
+    method_name = method.name.lower() if method is not None else "btree"
+    search: tuple[str, str] | None = None
     for ordered in params.args.get("columns") or []:
         key = ordered.this if isinstance(ordered, exp.Ordered) else ordered
-        if isinstance(key, exp.Opclass):
-            notes.append(f"operator class {key.expression.sql(dialect='postgres')} ignored")
-            key = key.this
+        opclass = key.expression if isinstance(key, exp.Opclass) else None
+        key = key.this if isinstance(key, exp.Opclass) else key
+        if method_name in FULL_TEXT_METHODS and len(params.args.get("columns") or []) == 1:
+            search = search_target(key, table)
+        if opclass is not None and search is None:
+            notes.append(f"operator class {opclass.sql(dialect='postgres')} ignored")
         if isinstance(key, exp.Column) and not key.args.get("table"):
             name = identifier_name(key.this)
             if table.column(name) is None:
@@ -55,9 +68,12 @@ def create_index(create: exp.Expr, catalog: Catalog) -> Step:
             text, key_names = expression_sql(key, Scope(catalog, table=table)), [*key_names, "expr"]
         desc = isinstance(ordered, exp.Ordered) and ordered.args.get("desc")
         keys.append(text + (" DESC" if desc else ""))
-    method = params.args.get("using")
-    if method is not None and method.name.lower() != "btree":
-        notes.append(f"index method {method.name.lower()} ignored: SQLite indexes are b-trees")
+    if search is not None:
+        notes.append(f"{method_name} index on a tsvector: an FTS5 table kept in step by triggers")
+        if not search[0]:
+            notes.append("no filter can use it: index a tsvector column or to_tsvector(cfg, col)")
+    elif method_name != "btree":
+        notes.append(f"index method {method_name} ignored: SQLite indexes are b-trees")
     if params.args.get("include"):
         notes.append("include (...) ignored: SQLite has no covering-column clause")
     if create.args.get("concurrently"):
@@ -66,6 +82,9 @@ def create_index(create: exp.Expr, catalog: Catalog) -> Step:
     predicate = (
         expression_sql(where.this, Scope(catalog, table=table)) if where is not None else None
     )
+    if search is not None and predicate is not None:
+        notes.append("where ignored: the full-text index covers every row")
+        predicate = None
     name_node = index_node.this
     name = (
         identifier_name(name_node)
@@ -73,6 +92,8 @@ def create_index(create: exp.Expr, catalog: Catalog) -> Step:
         else "_".join((table.name, *key_names, "idx"))
     )
     index = Index(schema, name, table.key, tuple(keys), bool(create.args.get("unique")), predicate)
+    if search is not None:
+        index = replace(index, full_text=True, search_column=search[0], search_config=search[1])
     sqlite_name = sqlite_table_name(schema, name).lower()
     if index.key in catalog.indexes or sqlite_name in catalog.relation_sqlite_names():
         if create.args.get("exists"):
@@ -83,13 +104,13 @@ def create_index(create: exp.Expr, catalog: Catalog) -> Step:
             )
         raise StatementError(f'relation "{index.key}" already exists')
     updated = catalog.with_index(index)
-    return Step(
-        OperationKind.CREATE_INDEX, updated, (index_ddl(index, updated),), tuple(notes), index.key
-    )
+    statements = index_statements(index, updated)
+    return Step(OperationKind.CREATE_INDEX, updated, statements, tuple(notes), index.key)
 
 
 def drop_index(drop: exp.Expr, catalog: Catalog) -> Step:
-    statements, notes, updated = [], [], catalog
+    statements: list[str] = []
+    notes, updated = [], catalog
     for target in drop.args.get("tables") or []:
         key = relation_key(*table_ref(target))
         if key not in updated.indexes:
@@ -98,7 +119,11 @@ def drop_index(drop: exp.Expr, catalog: Catalog) -> Step:
                 continue
             raise StatementError(f'index "{key}" does not exist')
         index = updated.indexes[key]
-        statements.append(f"DROP INDEX {quote_name(sqlite_table_name(index.schema, index.name))}")
+        if index.full_text:
+            statements += drop_statements(index)
+        else:
+            name = quote_name(sqlite_table_name(index.schema, index.name))
+            statements.append(f"DROP INDEX {name}")
         updated = updated.without_index(key)
     kind = OperationKind.DROP_INDEX if statements else OperationKind.NO_OP
     return Step(kind, updated, tuple(statements), tuple(notes))
@@ -312,6 +337,9 @@ def drop_relations(drop: exp.Expr, catalog: Catalog) -> Step:
             statements.append(f"DROP VIEW {quote_name(updated.views[view_key].sqlite_name)}")
             updated = updated.without_view(view_key)
         sqlite_name = relations[key].sqlite_name
+        for index in updated.indexes_for(key) if not is_view else ():
+            if index.full_text:  # an FTS5 table is a table of its own
+                statements += drop_statements(index)
         statements.append(f"DROP {'VIEW' if is_view else 'TABLE'} {quote_name(sqlite_name)}")
         updated = updated.without_view(key) if is_view else updated.without_table(key)
     kind = (

@@ -16,6 +16,7 @@ from sqlglot import exp
 from performer_edge.errors import InvalidInput
 from performer_edge.rest.catalog import Catalog, Column, JsonValue, relation_key
 from performer_edge.rest.migrate_source import StatementError, identifier_name
+from performer_edge.rest.tsvector import canonical_tsvector
 
 SqliteValue = None | int | float | str | bytes
 
@@ -105,6 +106,8 @@ def _enum_column(data_type: exp.DataType, catalog: Catalog) -> Column:
         identifier_name(p) for p in (named.flatten() if isinstance(named, exp.Dot) else [named])
     ]
     schema, name = (parts[0], parts[1]) if len(parts) == 2 else ("public", parts[-1])
+    if name == "tsvector" and schema in ("public", "pg_catalog"):  # sqlglot has no such type
+        return Column("", "tsvector")
     enum = catalog.enums.get(relation_key(schema, name))
     if enum is None:
         raise StatementError(f"unsupported type {'.'.join(parts)}: not a built-in or enum type")
@@ -150,6 +153,11 @@ def value_from_text(text: str, column: Column) -> JsonValue:
         except ValueError:
             raise InvalidValue(f'invalid input syntax for type json: "{text}"') from None
         return parsed
+    if base == "tsvector":
+        try:
+            return canonical_tsvector(text)
+        except ValueError as error:
+            raise InvalidValue(str(error)) from None
     return _special_from_text(text, column)
 
 

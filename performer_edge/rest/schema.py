@@ -19,6 +19,7 @@ from performer_edge.core.events import Event
 from performer_edge.core.projections import Projection
 from performer_edge.errors import IntegrityError, InvalidInput
 from performer_edge.rest.catalog import Catalog
+from performer_edge.rest.migrate_fts import drop_statements
 from performer_edge.rest.migrate_sql import translate
 
 MIGRATION_KIND = "schema.migration"
@@ -110,6 +111,9 @@ def _reset(conn: apsw.Connection) -> None:
     catalog, _ = load_catalog(conn)
     for view in reversed(list(catalog.views.values())):
         conn.execute(f'DROP VIEW IF EXISTS "{view.sqlite_name}"')
+    for index in catalog.indexes.values():
+        for statement in drop_statements(index) if index.full_text else ():
+            conn.execute(statement)  # FTS5 tables are tables of their own
     for table in reversed(list(catalog.tables.values())):
         conn.execute(f'DROP TABLE IF EXISTS "{table.sqlite_name}"')
     conn.execute("DELETE FROM rest_catalog")
