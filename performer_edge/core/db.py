@@ -71,6 +71,13 @@ class _Request:
     tx: WriteTx | None = field(default=None, repr=False)
 
 
+@dataclass
+class _Read:
+    fn: Callable[[apsw.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
 _STOP = object()
 
 
@@ -102,9 +109,12 @@ class Database:
         self._readers: queue.SimpleQueue[apsw.Connection] = queue.SimpleQueue()
         self._reader_count = readers
         self._all_readers: list[apsw.Connection] = []
-        self._read_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=readers, thread_name_prefix="performer-reader"
-        )
+        # Reads from the loop: (fn, loop, future) for the reader threads, one per connection.
+        self._reads: queue.SimpleQueue[_Read | object] = queue.SimpleQueue()
+        self._reader_threads = [
+            threading.Thread(target=self._serve_reads, name=f"performer-reader_{i}", daemon=True)
+            for i in range(readers)
+        ]
         dbfile.check_existing(self.path, APPLICATION_ID, len(self._migrations))
         self._writer = self._open_writer()
         for _ in range(readers):
@@ -113,6 +123,8 @@ class Database:
             self._readers.put(reader)
         self._thread = threading.Thread(target=self._run, name="performer-writer", daemon=True)
         self._thread.start()
+        for thread in self._reader_threads:
+            thread.start()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -153,9 +165,34 @@ class Database:
             self._readers.put(conn)
 
     async def read(self, fn: Callable[[apsw.Connection], T]) -> T:
-        """Run `fn` on a pooled reader connection; WAL readers never block the writer."""
+        """Run `fn` on a pooled reader connection; WAL readers never block the writer.
+
+        A reader thread takes the request from a queue and hands the result back with one
+        `call_soon_threadsafe`: about a third of run_in_executor's cost per read (no
+        concurrent.futures.Future and its condition variable, no future chaining). Like
+        run_in_executor, `fn` does not see the caller's context variables.
+        """
+        if self._closed:
+            raise Unavailable("the database is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, self.read_sync, fn)
+        future: asyncio.Future[T] = loop.create_future()
+        self._reads.put(_Read(fn, loop, future))
+        return await future
+
+    def _serve_reads(self) -> None:
+        while True:
+            item = self._reads.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, _Read)
+            try:
+                outcome: tuple[bool, Any] = (True, self.read_sync(item.fn))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiter, who re-raises it
+                outcome = (False, exc)
+            try:
+                item.loop.call_soon_threadsafe(_settle_read, item.future, *outcome)
+            except RuntimeError:
+                log.warning("event loop closed before a read result could be delivered")
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -166,7 +203,10 @@ class Database:
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join()
-        self._read_pool.shutdown(wait=True)
+        for _ in self._reader_threads:
+            self._reads.put(_STOP)  # after every queued read
+        for thread in self._reader_threads:
+            thread.join()
         for reader in self._all_readers:
             reader.close()
         self._writer.close()
@@ -370,3 +410,12 @@ def _settle_in_loop(
             future.set_exception(value)
     if after is not None:
         after()
+
+
+def _settle_read(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return  # the reader was cancelled
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
