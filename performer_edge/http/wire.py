@@ -68,11 +68,14 @@ STATUS_BY_CODE = {
     "42883": 404,
 }
 
-POSTGREST_AUTH_CODES = {
+POSTGREST_CODES = {
     "token_invalid": "PGRST301",
     "token_expired": "PGRST303",
     "invalid_api_key": "PGRST301",
     "no_api_key": "PGRST302",
+    # Routing: a path under /rest/v1 that names no resource, a method PostgREST lacks.
+    "not_found": "PGRST125",
+    "method_not_allowed": "PGRST117",
 }
 STORAGE_CODES = {
     "token_invalid": "InvalidJWT",
@@ -125,7 +128,7 @@ def error_response(path: str, error: PerformerError) -> web.Response:
     code = error.error_code
     if family == "rest":
         body = {
-            "code": POSTGREST_AUTH_CODES.get(code, code),
+            "code": POSTGREST_CODES.get(code, code),
             "details": error.details,
             "hint": error.hint,
             "message": error.message,

@@ -12,6 +12,12 @@ from performer_edge.errors import Forbidden, InvalidInput, NotFound, PerformerEr
 SCHEMA = "public"
 # PostgREST suggests a name when its fuzzy score is at least this (Error.hs: getFuzzyHint).
 _MIN_SIMILARITY = 0.75
+BIGINT_MAX = 2**63 - 1
+
+
+def bigint_out_of_range() -> InvalidInput:
+    """Postgres 22003, e.g. for a `limit`, `offset` or `Range` past a bigint."""
+    return InvalidInput("bigint out of range", code="22003")
 
 
 def undefined_column(label: str, column: str) -> InvalidInput:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from performer_edge.rest.compile_errors import BIGINT_MAX, bigint_out_of_range
 from performer_edge.rest.migrate_calls import json_path
 from performer_edge.rest.migrate_types import SqliteValue
 
@@ -88,6 +89,8 @@ def limit_clause(limit: int | None, offset: int, params: Params) -> str:
     """LIMIT/OFFSET as parameters; SQLite needs a LIMIT (-1: none) before an OFFSET."""
     if limit is None and offset == 0:
         return ""
+    if max(offset, limit or 0) > BIGINT_MAX:  # Postgres' LIMIT and OFFSET take a bigint
+        raise bigint_out_of_range()
     text = f" LIMIT {params.add(-1 if limit is None else limit)}"
     if offset:
         text += f" OFFSET {params.add(offset)}"

@@ -246,3 +246,18 @@ def test_21000_update_or_delete_without_a_filter(clients: Clients) -> None:
     assert people.select("*").order("id").execute().data == before
     # Any filter will do, even one that matches every row.
     assert len(people.update({"email": None}).eq("id", 3).execute().data) == 1
+
+
+# -- 22003: paging past a bigint (found by test_api_fuzz.py: it was a 500) -------------------------
+
+
+def test_22003_limit_or_offset_past_a_bigint(clients: Clients) -> None:
+    expected = Expected(400, "22003", "bigint out of range")
+    people = clients.service.table("people")
+    check_client_error(clients, people.select("*").limit(10**30).execute, expected)
+    check_client_error(clients, people.select("*").range(10**30, 10**30 + 1).execute, expected)
+    check_client_error(
+        clients,
+        people.select("*, messages!sender_id(*)").limit(10**20, foreign_table="messages").execute,
+        expected,
+    )
