@@ -19,7 +19,8 @@ loaded with the same `--rows` rows in bulk (ours: `POST /rest/v1/items` with arr
   `GET /api/collections/items/records/X`;
 - 50 rows of one category by price descending at c1/c16, with and without the exact total:
   `?category=eq.K&order=price.desc&limit=50` (+ `Prefer: count=exact`) vs
-  `?filter=(category='K')&sort=-price&perPage=50&skipTotal=true|false`.
+  `?filter=(category='K')&sort=-price&perPage=50&skipTotal=true|false`;
+- the HTTP floor at c16: `GET /health` vs `GET /api/health` (no target).
 
 Durability: ours runs `synchronous=FULL` (the product's default); PocketBase opens SQLite with
 `synchronous=NORMAL`, so by default a pb_hooks script sets FULL on its single writer connection
@@ -50,7 +51,7 @@ from auth_servers import Ours, PocketBase, ensure_pocketbase, ensure_pyspy, file
 from common import emit, log, run_script
 from load import Call, Result, process_memory, run_load
 from pyspy import profile_during
-from rest_report import GET, LIST, LIST_COUNT, Run, build_report, print_report
+from rest_report import FLOOR, GET, LIST, LIST_COUNT, Run, build_report, print_report
 from rest_servers import Item, OursRest, PocketBaseRest, RestPeer, make_items, timed_load
 
 # Where GIL-held samples of our server go, by the first rule found in the stack.
@@ -58,7 +59,7 @@ PROFILE_BUCKETS: tuple[tuple[str, str], ...] = (
     ("apikey/JWT check", "resolve_principal ("),
     ("event: CBOR + Ed25519 sign + INSERT (writer)", "LogWriter.append"),
     ("row events: plan + projection (writer)", "performer_edge/rest/row_"),
-    ("RLS/check/representation compile (writer)", "performer_edge/rest/compile"),
+    ("PostgREST compile (reads: reader thread; writes: writer)", "performer_edge/rest/compile"),
     ("write handler on the writer (defaults, storage)", "performer_edge/rest/api_write.py"),
     ("group commit machinery, COMMIT (db.py)", "performer_edge/core/db.py"),
     ("PostgREST query/Prefer parsing", "performer_edge/rest/query"),
@@ -81,6 +82,9 @@ def op_call(peer: RestPeer, op: str, items: list[Item], categories: int) -> Call
 
         return get
 
+    if op == FLOOR:
+        return lambda session, worker, i: peer.health(session)
+
     async def listing(session: aiohttp.ClientSession, worker: int, i: int) -> None:
         await peer.list(session, f"cat-{(worker + i) % categories}", op == LIST_COUNT)
 
@@ -97,6 +101,7 @@ def cells(args: argparse.Namespace) -> list[tuple[str, list[int]]]:
         (GET, args.read_concurrency),
         (LIST, args.read_concurrency),
         (LIST_COUNT, args.read_concurrency),
+        (FLOOR, [max(args.read_concurrency)]),
     ]
 
 

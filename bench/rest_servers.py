@@ -150,6 +150,10 @@ class RestPeer(ABC):
     async def list(self, session: aiohttp.ClientSession, category: str, count: bool) -> None:
         """50 rows of `category` by price descending, with or without the exact total."""
 
+    @abstractmethod
+    async def health(self, session: aiohttp.ClientSession) -> None:
+        """The cheapest route: the HTTP floor the other cells stand on."""
+
 
 async def _chunks(
     items: list[Item], size: int, send: Callable[[list[Item]], Awaitable[None]]
@@ -226,6 +230,9 @@ class OursRest(RestPeer):
         url = f"{self.base}?select=*&category=eq.{category}&order=price.desc&limit=50"
         headers = self.count_headers if count else self.read_headers
         await expect_ok(await session.get(url, headers=headers))
+
+    async def health(self, session: aiohttp.ClientSession) -> None:
+        await expect_ok(await session.get(f"{self.server.url}/health"))
 
 
 class PocketBaseRest(RestPeer):
@@ -304,6 +311,9 @@ class PocketBaseRest(RestPeer):
         skip = "false" if count else "true"
         url = f"{self.base}?filter=(category='{category}')&sort=-price&perPage=50&skipTotal={skip}"
         await expect_ok(await session.get(url))
+
+    async def health(self, session: aiohttp.ClientSession) -> None:
+        await expect_ok(await session.get(f"{self.server.url}/api/health"))
 
 
 async def timed_load(peer: RestPeer, session: aiohttp.ClientSession, items: list[Item]) -> float:
