@@ -70,9 +70,15 @@ class LogWriter:
         signed = sign_event(self.identity.signing_key, seq, self.clock.now(), kind, scope, payload)
         return self._insert(tx, signed)
 
-    def ingest(self, tx: WriteTx, event: Event) -> bool:
-        """Add a remote event after checking it. False when it is already held (re-delivery)."""
-        check_shape(event)
+    def vector(self) -> VersionVector:
+        """Per origin, the highest sequence held (as of the last commit or rollback)."""
+        return VersionVector(self._heads)
+
+    def ingest(self, tx: WriteTx, event: Event, *, verified: bool = False) -> bool:
+        """Add a remote event after checking it. False when it is already held (re-delivery).
+        `verified`: the caller already checked shape and signature (off the writer thread)."""
+        if not verified:
+            check_shape(event)
         head = self._heads.get(event.origin, 0)
         if event.seq <= head:
             return False
@@ -81,7 +87,8 @@ class LogWriter:
                 f"sequence gap for origin {event.origin.hex()[:16]}: have {head}, got {event.seq}",
                 code="sequence_gap",
             )
-        event.verify_signature()
+        if not verified:
+            event.verify_signature()
         self.clock.observe(event.hlc)
         self._insert(tx, event)
         return True

@@ -1,0 +1,120 @@
+"""Between a sync session (sync/session.py, sans-IO) and this node's event log.
+
+`SessionHost` carries out a session's actions: `Fetch` reads the events the peer lacks from a
+reader connection; `Deliver` checks the peer's events (shape and origin signature, off the
+writer thread), then ingests them in one write request, skipping any that does not follow what
+is held (the ACK's vector tells the sender, which re-sends). A refused event ends the session
+and nothing of its batch is applied. The calls block on the database, so a transport runs them
+off its event loop (`asyncio.to_thread`), one action at a time per session; the in-process
+simulation calls them directly.
+
+Snapshots: this node keeps its whole log (no compaction yet), so its horizon is empty and it
+never needs to offer one; it declines a peer's offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from performer_edge.core.db import Database, WriteTx
+from performer_edge.core.events import Event, check_shape
+from performer_edge.core.log import LogWriter, read_missing
+from performer_edge.errors import PerformerError
+from sync.messages import WireEvent
+from sync.session import (
+    Action,
+    Closed,
+    Deliver,
+    Fetch,
+    NeedSnapshot,
+    Session,
+    SnapshotOffered,
+)
+from sync.version_vector import VersionVector
+
+
+def to_wire(event: Event) -> WireEvent:
+    return WireEvent(
+        event.origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig
+    )
+
+
+def from_wire(event: WireEvent) -> Event:
+    return Event(
+        event.origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig
+    )
+
+
+def refusal(events: Sequence[Event]) -> str | None:
+    """Why a peer's batch must be refused (malformed or forged event), or None."""
+    for event in events:
+        try:
+            check_shape(event)
+            event.verify_signature()
+        except PerformerError as error:
+            return f"event {event.origin.hex()[:16]}:{event.seq} refused: {error.message}"
+    return None
+
+
+def ingest_batch(tx: WriteTx, log: LogWriter, events: Sequence[Event]) -> VersionVector:
+    """Ingest checked events in order; repeats are no-ops and an event after a gap is skipped."""
+    for event in events:
+        if event.seq == log.head(event.origin) + 1:
+            log.ingest(tx, event, verified=True)
+    return log.vector()
+
+
+@dataclass
+class SessionHost:
+    """One session's actions against one node. `on_ingested` is told the node's vector after
+    each delivered batch, so the node can push to its other peers (relaying)."""
+
+    db: Database
+    log: LogWriter
+    session: Session
+    on_ingested: Callable[[VersionVector], None] = lambda vector: None
+    closed: Closed | None = None
+    delivered: int = field(default=0)  # events taken from this peer
+
+    def handle(self, action: Action, now: float) -> None:
+        session = self.session
+        match action:
+            case Fetch():
+                events = self.db.read_sync(lambda c: read_missing(c, action.after, action.limit))
+                session.provide([to_wire(e) for e in events], now)
+            case Deliver():
+                self._deliver(action, now)
+            case NeedSnapshot():
+                session.offer_snapshot(None, now)
+            case SnapshotOffered():
+                session.decline_snapshot("this node does not install snapshots yet", now)
+            case Closed():
+                self.closed = action
+            case _:
+                pass
+
+    def handle_all(self, now: float) -> int:
+        """Carry out every pending action (and those they cause). How many."""
+        count = 0
+        while actions := self.session.take_actions():
+            for action in actions:
+                self.handle(action, now)
+                count += 1
+        return count
+
+    def _deliver(self, action: Deliver, now: float) -> None:
+        events = [from_wire(e) for e in action.events]
+        reason = refusal(events)
+        if reason is not None:
+            self.session.refuse(reason, now)
+            return
+        before = self.log.vector().total()
+        try:
+            vector = self.db.write_sync(lambda tx: ingest_batch(tx, self.log, events))
+        except PerformerError as error:
+            self.session.refuse(f"batch {action.batch} not applied: {error.message}", now)
+            return
+        self.delivered += vector.total() - before
+        self.session.delivered(action.batch, vector, now)
+        self.on_ingested(vector)

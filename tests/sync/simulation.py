@@ -1,0 +1,246 @@
+"""A seeded network of real nodes (SQLite log + row tables) joined by sync sessions over
+in-memory links, with a nemesis: random writes, random delivery order across links (delays),
+dropped connections (frames in flight lost), heals, node restarts from disk and time jumps
+(pings, anti-entropy summaries, dead-peer timeouts). Events reach a node several times over
+different paths and after reconnections (duplicates), and in different orders (reordering).
+
+After each full heal (a random line through every node, so most events are relayed) the
+network is drained and checked: identical logs, identical tables and conflicts, and every write
+a node acknowledged present on every node (Jepsen's set-full check)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from performer_edge.core.db import Database, WriteTx
+from performer_edge.core.identity import NodeIdentity
+from performer_edge.core.log import LogWriter, iter_all
+from performer_edge.core.projections import Projections
+from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.peers.bridge import SessionHost
+from performer_edge.rest.row_events import RowStore
+from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
+from sync.session import LocalNode, Session, SessionConfig
+
+CLUSTER = b"simulation"
+ITEMS = "CREATE TABLE items(id INTEGER PRIMARY KEY, a, b)"
+CONFIG = SessionConfig(batch_events=8, window=2, ping_interval=10, dead_after=60)
+
+
+class SimNode:
+    def __init__(self, index: int, directory: Path) -> None:
+        self.index = index
+        self.key = SigningKey(bytes([index + 1]) * 32)
+        self.path = directory / f"node{index}.db"
+        self.acked: set[tuple[bytes, int]] = set()
+        self.restarts = 0
+        self._open()
+
+    @property
+    def node_id(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    def _open(self) -> None:
+        self.rows = RowStore()
+        self.rows.table("items", ["id"], ["a", "b"])
+        projections = Projections()
+        projections.register(self.rows.projection)
+        migrations = (*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ITEMS)
+        self.db = Database(self.path, synchronous="OFF", readers=1, migrations=migrations)
+        identity = NodeIdentity(self.key)
+        self.log = self.db.run_exclusive(
+            lambda c: LogWriter.open(c, identity, projections, max_skew_ms=60_000)
+        )
+
+    def restart(self) -> None:
+        self.db.close()
+        self.restarts += 1
+        self._open()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def write(self, rng: random.Random) -> None:
+        """Insert, update or delete one of a few rows (so nodes often touch the same ones)."""
+        row_id = rng.randrange(6)
+        value = rng.choice(["x", "y", 1, 2.5, None, b"\x00"])
+        column = rng.choice(["a", "b"])
+
+        def request(tx: WriteTx) -> tuple[bytes, int]:
+            conn = tx.conn
+            present = conn.execute("SELECT 1 FROM items WHERE id = ?", (row_id,)).fetchone()
+            if present is None:
+                planned = self.rows.plan_insert(conn, "items", {"id": row_id, column: value})
+            elif rng.random() < 0.2:
+                planned = self.rows.plan_delete(conn, "items", {"id": row_id})
+            else:
+                planned = self.rows.plan_update(conn, "items", {"id": row_id}, {column: value})
+            return self.rows.append(tx, self.log, planned)[0].key
+
+        self.acked.add(self.db.write_sync(request))
+
+    def state(self) -> dict[str, Any]:
+        def read(conn: Any) -> dict[str, Any]:
+            return {
+                "events": sorted((e.origin, e.seq, e.sig) for e in iter_all(conn)),
+                "items": conn.execute("SELECT * FROM items ORDER BY id").fetchall(),
+                "conflicts": sorted(conn.execute("SELECT * FROM row_conflicts").fetchall()),
+            }
+
+        return self.db.read_sync(read)
+
+
+@dataclass
+class Connection:
+    """Two sessions back to back; frames in flight per direction, lost if the link drops."""
+
+    ends: tuple[SimNode, SimNode]
+    hosts: tuple[SessionHost, SessionHost]
+    queues: tuple[deque[bytes], deque[bytes]] = field(default_factory=lambda: (deque(), deque()))
+
+    def pending(self) -> bool:
+        return bool(self.queues[0] or self.queues[1])
+
+
+class Network:
+    def __init__(self, seed: int, size: int, directory: Path) -> None:
+        self.rng = random.Random(seed)
+        self.nodes = [SimNode(i, directory) for i in range(size)]
+        self.links: dict[tuple[int, int], Connection] = {}
+        self.now = 0.0
+        self.stats = {"writes": 0, "drops": 0, "heals": 0, "restarts": 0, "frames": 0}
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    # -- the nemesis and the clients -------------------------------------------------------------
+
+    def chaos(self, steps: int) -> None:
+        rng = self.rng
+        for _ in range(steps):
+            roll = rng.random()
+            if roll < 0.3:
+                node = rng.choice(self.nodes)
+                node.write(rng)
+                self.stats["writes"] += 1
+                self._notify(node.index)
+                self._settle()
+            elif roll < 0.75:
+                self._deliver_one()
+            elif roll < 0.81 and self.links:
+                self._drop(rng.choice(sorted(self.links)))
+            elif roll < 0.88:
+                i, j = sorted(rng.sample(range(len(self.nodes)), 2))
+                self._connect(i, j)
+            elif roll < 0.9:
+                self._restart(rng.randrange(len(self.nodes)))
+            else:
+                self.now += rng.uniform(1, 20)
+                self._tick()
+
+    def heal_and_check(self) -> None:
+        """Connect a random line through every node, drain, and check convergence."""
+        for key in sorted(self.links):
+            self._drop(key)
+        order = list(range(len(self.nodes)))
+        self.rng.shuffle(order)
+        for a, b in itertools.pairwise(order):
+            self._connect(min(a, b), max(a, b))
+        self.stats["heals"] += 1
+        budget = 20 * (self.stats["writes"] + 100)  # frames; far more than catching up needs
+        for _ in range(budget):
+            if not self._deliver_one():
+                break
+        else:
+            raise AssertionError(f"the network did not settle within {budget} frames")
+        self._check()
+
+    # -- moving frames ---------------------------------------------------------------------------
+
+    def _connect(self, i: int, j: int) -> None:
+        if (i, j) in self.links:
+            return
+        ends = (self.nodes[i], self.nodes[j])
+        hosts = tuple(self._host(node) for node in ends)
+        connection = Connection(ends, (hosts[0], hosts[1]))
+        self.links[(i, j)] = connection
+        for host in connection.hosts:
+            host.session.start(self.now)
+        self._settle()
+
+    def _host(self, node: SimNode) -> SessionHost:
+        local = LocalNode(node.node_id, CLUSTER, lambda m: node.key.sign(m).signature)
+        session = Session(local, vector=node.log.vector(), config=CONFIG)
+        return SessionHost(
+            node.db, node.log, session, on_ingested=lambda v: self._notify(node.index)
+        )
+
+    def _notify(self, index: int) -> None:
+        vector = self.nodes[index].log.vector()
+        for (i, j), connection in list(self.links.items()):
+            if index in (i, j):
+                host = connection.hosts[0 if i == index else 1]
+                host.session.local_changed(vector, self.now)
+
+    def _settle(self) -> None:
+        """Carry out every end's actions and queue what they send, until nothing more comes
+        (a delivery on one link makes its node push on its other links: relaying)."""
+        moved = True
+        while moved:
+            moved = False
+            for key, connection in sorted(self.links.items()):
+                for side in (0, 1):
+                    host = connection.hosts[side]
+                    moved |= host.handle_all(self.now) > 0
+                    for frame in host.session.take_frames():
+                        connection.queues[side].append(frame)
+                        moved = True
+                if any(host.closed is not None for host in connection.hosts):
+                    self._drop(key)
+
+    def _deliver_one(self) -> bool:
+        busy = [key for key, c in sorted(self.links.items()) if c.pending()]
+        if not busy:
+            return False
+        connection = self.links[self.rng.choice(busy)]
+        side = self.rng.choice([s for s in (0, 1) if connection.queues[s]])
+        frame = connection.queues[side].popleft()
+        self.stats["frames"] += 1
+        connection.hosts[1 - side].session.receive(frame, self.now)
+        self._settle()
+        return True
+
+    def _drop(self, key: tuple[int, int]) -> None:
+        if self.links.pop(key, None) is not None:
+            self.stats["drops"] += 1
+
+    def _restart(self, index: int) -> None:
+        for key in [k for k in self.links if index in k]:
+            self._drop(key)
+        self.nodes[index].restart()
+        self.stats["restarts"] += 1
+
+    def _tick(self) -> None:
+        for connection in self.links.values():
+            for host in connection.hosts:
+                host.session.tick(self.now)
+        self._settle()
+
+    # -- the check -------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        states = [node.state() for node in self.nodes]
+        acked = set().union(*(node.acked for node in self.nodes))
+        for node, state in zip(self.nodes, states, strict=True):
+            held = {(origin, seq) for origin, seq, _ in state["events"]}
+            lost = acked - held
+            assert not lost, f"node {node.index} lacks {len(lost)} acknowledged events"
+            assert state == states[0], f"node {node.index} differs from node 0"
