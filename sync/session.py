@@ -24,6 +24,7 @@ never raises to the host for the peer's behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -63,15 +64,22 @@ class SessionConfig:
     summary_interval: float = 30.0  # anti-entropy
 
 
+Trust = Callable[[Hello], str | None]  # the peer's proven HELLO -> None, or why it is refused
+
+
 @dataclass(frozen=True)
 class LocalNode:
-    """Who this side is. `sign` signs with the node key whose public half is `node_id`."""
+    """Who this side is. `sign` signs with the node key whose public half is `node_id`.
+    `trust` decides, once the peer has proven its key, whether it may sync (its certificate,
+    revocations); None accepts any proven key that names this cluster (tests only: a node
+    always passes its cluster's policy, performer_edge/peers/trust.py)."""
 
     node_id: bytes
     cluster_id: bytes
     sign: handshake.Signer
     certificate: bytes = b""
     features: tuple[str, ...] = ()
+    trust: Trust | None = None
 
 
 class Fault(Enum):
@@ -415,6 +423,10 @@ class Session:
         )
         if not handshake.verify(auth.signature, hello.node_id, expected):
             self._fail("the peer's handshake signature does not verify", Fault.PEER, now)
+            return
+        refusal = local.trust(hello) if local.trust is not None else None
+        if refusal is not None:
+            self._fail(f"the peer is not trusted: {refusal}", Fault.PEER, now)
             return
         self._state = _State.LIVE
         self._actions.append(Authenticated(hello))

@@ -24,6 +24,7 @@ from sync.session import (
     SessionConfig,
     SnapshotData,
     SnapshotOffered,
+    Trust,
 )
 from sync.version_vector import VersionVector
 
@@ -53,8 +54,10 @@ class MemoryHost:
     def node_id(self) -> bytes:
         return bytes(self.key.verify_key)
 
-    def local(self, config: SessionConfig | None = None) -> Session:
-        node = LocalNode(self.node_id, self.cluster, lambda m: self.key.sign(m).signature)
+    def local(self, config: SessionConfig | None = None, trust: Trust | None = None) -> Session:
+        node = LocalNode(
+            self.node_id, self.cluster, lambda m: self.key.sign(m).signature, trust=trust
+        )
         return Session(node, vector=self.vector(), horizon=self.horizon_vector(), config=config)
 
     def vector(self) -> VersionVector:

@@ -250,3 +250,21 @@ def test_anti_entropy_summaries_repeat() -> None:
     link.run()
     link.sessions[0].tick(6)
     assert [cbor2.loads(f)[0] for f in link.sessions[0].take_frames()] == [3]
+
+
+def test_the_trust_policy_sees_the_proven_hello_and_can_refuse() -> None:
+    a, b = host(1), host(2)
+    seen: list[bytes] = []
+
+    def refuse_all(hello: Hello) -> str | None:
+        seen.append(hello.node_id)
+        return "revoked"
+
+    link = Link(a, b)
+    link.start()
+    link.sessions = (link.sessions[0], b.local(trust=refuse_all))
+    link.sessions[1].start(0)
+    link.run()
+    assert seen == [a.node_id]
+    assert "not trusted: revoked" in link.closed[1][0].reason
+    assert not link.sessions[1].live and a.vector() == b.vector() == VersionVector()
