@@ -1,0 +1,130 @@
+"""Cluster trust: a root key, certificates for node keys, and the policy sessions consult.
+
+A cluster is named by its root public key (Ed25519, 32 bytes): `cluster_id = root public key`.
+The root signs a certificate for each member node's key:
+
+    certificate = CBOR [CERT_FORMAT, cluster_id, node_id, issued_ms, expires_ms, roles] ++ sig
+
+(`sig`: the root's 64-byte signature over the CBOR part; `expires_ms` 0 means no expiry;
+`roles` a list of names such as "node" or "hub"). A node presents its certificate in HELLO; the
+peer checks, once the key is proven by the handshake, that the certificate is the root's, for
+that key, current, and not revoked (`ClusterTrust.check`). The root key itself stays on the
+node that made the cluster (`performer cluster init`); other nodes hold only the public half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import cbor2
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from sync.messages import Hello
+
+CERT_FORMAT = 1
+SIGNATURE_BYTES = 64
+MAX_CERTIFICATE = 4096
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cluster_id: bytes
+    node_id: bytes
+    issued_ms: int
+    expires_ms: int  # 0: no expiry
+    roles: tuple[str, ...]
+
+    def encode_unsigned(self) -> bytes:
+        return cbor2.dumps(
+            [
+                CERT_FORMAT,
+                self.cluster_id,
+                self.node_id,
+                self.issued_ms,
+                self.expires_ms,
+                list(self.roles),
+            ]
+        )
+
+
+class CertificateError(ValueError):
+    """A certificate that is malformed, not the root's, or not for this key or time."""
+
+
+def issue(
+    root: SigningKey,
+    node_id: bytes,
+    now_ms: int,
+    *,
+    expires_ms: int = 0,
+    roles: Iterable[str] = ("node",),
+) -> bytes:
+    """A certificate for `node_id`, signed by the cluster root."""
+    cluster_id = bytes(root.verify_key)
+    body = Certificate(cluster_id, node_id, now_ms, expires_ms, tuple(roles)).encode_unsigned()
+    return body + root.sign(body).signature
+
+
+def parse(certificate: bytes) -> Certificate:
+    """The certificate's fields, if it is well formed (the signature is not checked here)."""
+    if not isinstance(certificate, bytes) or not (
+        SIGNATURE_BYTES < len(certificate) <= MAX_CERTIFICATE
+    ):
+        raise CertificateError("certificate missing or of a bad size")
+    try:
+        fields = cbor2.loads(certificate[:-SIGNATURE_BYTES])
+        version, cluster_id, node_id, issued, expires, roles = fields
+    except Exception as exc:  # cbor2 raises several types; a short list fails unpacking
+        raise CertificateError("certificate is not readable") from exc
+    valid = (
+        version == CERT_FORMAT
+        and isinstance(cluster_id, bytes)
+        and len(cluster_id) == 32
+        and isinstance(node_id, bytes)
+        and len(node_id) == 32
+        and type(issued) is int
+        and type(expires) is int
+        and isinstance(roles, list)
+        and all(isinstance(r, str) for r in roles)
+    )
+    if not valid:
+        raise CertificateError("certificate fields are malformed")
+    return Certificate(cluster_id, node_id, issued, expires, tuple(roles))
+
+
+def verify(certificate: bytes, cluster_id: bytes, node_id: bytes, now_ms: int) -> Certificate:
+    """The certificate, if the cluster root issued it to `node_id` and it is current."""
+    parsed = parse(certificate)
+    if parsed.cluster_id != cluster_id:
+        raise CertificateError("certificate is for another cluster")
+    if parsed.node_id != node_id:
+        raise CertificateError("certificate is for another node key")
+    body, signature = certificate[:-SIGNATURE_BYTES], certificate[-SIGNATURE_BYTES:]
+    try:
+        VerifyKey(cluster_id).verify(body, signature)
+    except (BadSignatureError, ValueError) as exc:
+        raise CertificateError("certificate is not signed by the cluster root") from exc
+    if parsed.expires_ms and now_ms >= parsed.expires_ms:
+        raise CertificateError("certificate has expired")
+    return parsed
+
+
+@dataclass
+class ClusterTrust:
+    """The policy a node's sessions use: a proven key with a current root certificate for it,
+    not revoked. `revoked` grows as revocations arrive (they are events, so they sync)."""
+
+    cluster_id: bytes
+    clock_ms: Callable[[], int]
+    revoked: set[bytes] = field(default_factory=set)
+
+    def check(self, hello: Hello) -> str | None:
+        if hello.node_id in self.revoked:
+            return "the node's key is revoked"
+        try:
+            verify(hello.certificate, self.cluster_id, hello.node_id, self.clock_ms())
+        except CertificateError as error:
+            return str(error)
+        return None
