@@ -3,10 +3,15 @@ expiry and revocation; anything else is refused with a reason."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cbor2
 import pytest
 from nacl.signing import SigningKey
 
+from performer_edge.core.datadir import DataDir
+from performer_edge.errors import DataDirError
+from performer_edge.peers import membership
 from performer_edge.peers.trust import CertificateError, ClusterTrust, issue, parse, verify
 from sync.messages import PROTOCOL_VERSION, Hello
 
@@ -57,3 +62,21 @@ def test_a_forged_body_with_the_root_signature_of_another_is_refused() -> None:
 def test_revoked_keys_are_refused_even_with_a_good_certificate() -> None:
     trust = ClusterTrust(CLUSTER, lambda: NOW, revoked={NODE})
     assert trust.check(hello(NODE, issue(ROOT, NODE, NOW))) == "the node's key is revoked"
+
+
+def test_a_new_cluster_is_saved_with_its_root_and_a_certificate_for_this_node(
+    tmp_path: Path,
+) -> None:
+    data_dir = DataDir(tmp_path / "d")
+    data_dir.initialize()
+    identity = data_dir.load_identity()
+    made = membership.create_cluster(data_dir, identity, NOW)
+    assert membership.load(data_dir) == made and made.roles == ("node", "root")
+    root = membership.load_root(data_dir)
+    assert root is not None and bytes(root.verify_key) == made.cluster_id
+    verify(made.certificate, made.cluster_id, identity.public_key, NOW)
+    with pytest.raises(DataDirError, match="already belongs"):
+        membership.create_cluster(data_dir, identity, NOW)
+    (data_dir.keys_dir / membership.MEMBERSHIP_FILE).write_text("{}")
+    with pytest.raises(DataDirError, match="unusable"):
+        membership.load(data_dir)
