@@ -7,9 +7,7 @@ Every request needs a principal (the middleware enforces apikey/Bearer).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +17,7 @@ from aiohttp import web
 
 from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
 from performer_edge.http.middleware import principal_of
+from performer_edge.http.wire import error_response
 from performer_edge.rest.catalog import Catalog, Column
 from performer_edge.rest.compile import CompiledRead, RequestContext, compile_read, run_read
 from performer_edge.rest.query import (
@@ -182,37 +181,54 @@ def body_response(
     return web.Response(status=status, body=b"" if head else text.encode(), headers=headers)
 
 
+def range_error_response(path: str, read: CompiledRead, total: int | None) -> web.Response:
+    """416 PGRST103 for an offset past the end, with `Content-Range: */<total>` as PostgREST
+    (and RFC 9110 for an unsatisfiable range) answers."""
+    response = error_response(path, read.range_error(total))
+    response.headers["Content-Range"] = read.content_range(0, total)
+    return response
+
+
 def _strip_nulls(value: Any) -> Any:
+    """Postgres `json_strip_nulls`: drops null-valued object fields at every depth (embeds and
+    JSON columns too) but keeps null array elements."""
     if isinstance(value, list):
         return [_strip_nulls(v) for v in value]
     if isinstance(value, dict):
-        return {k: v for k, v in value.items() if v is not None}
+        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
     return value
 
 
 def to_csv(rows: Any) -> str:
-    """PostgREST's CSV: a header line, then rows; NULL is empty, nested values are JSON."""
+    """PostgREST's CSV: the keys of the first row, a newline, then each row as the text of a
+    Postgres record without its parentheses (so no rows is a bare newline)."""
     if isinstance(rows, dict):
         rows = [rows]
-    if not isinstance(rows, list) or not rows:
-        return ""
-    keys = list(rows[0]) if isinstance(rows[0], dict) else []
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(keys)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(k)) for k in keys])
-    return out.getvalue().rstrip("\n")
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        return "\n"
+    keys = list(rows[0])
+    lines = [",".join(_record_field(row.get(k)) for k in keys) for row in rows]
+    return ",".join(keys) + "\n" + "\n".join(lines)
 
 
-def _csv_cell(value: Any) -> str:
+def _record_field(value: Any) -> str:
+    """One field as Postgres `record_out` writes it: NULL is empty; a value that is empty or
+    holds a quote, backslash, parenthesis, comma or whitespace is quoted with `"` and `\\`
+    doubled."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return str(value)
+        text = "t" if value else "f"
+    elif isinstance(value, dict | list):
+        text = orjson.dumps(value).decode()
+    else:
+        text = str(value)
+    if text and not any(c in _RECORD_QUOTED or c.isspace() for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
+_RECORD_QUOTED = frozenset('"\\(),')
 
 
 # -- GET / HEAD -----------------------------------------------------------------------------------
@@ -297,7 +313,7 @@ async def read_table(request: web.Request) -> web.Response:
     compiled, (body, page_count, total) = await rest.db.read(run)
     status = compiled.status(page_count, total)
     if status == 416:
-        raise compiled.range_error(total)
+        return range_error_response(request.path, compiled, total)
     if single and not head and page_count != 1:
         raise single_error(page_count)
     headers = {"Content-Range": compiled.content_range(page_count, total)}

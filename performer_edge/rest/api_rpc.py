@@ -21,6 +21,7 @@ from performer_edge.rest.api import (
     json_body,
     prefer_of,
     query_of,
+    range_error_response,
     single_error,
     with_range,
 )
@@ -112,7 +113,7 @@ async def call(request: web.Request) -> web.Response:
             result = rolled_back.result
     else:
         result = await rest.db.read(read)
-    return _answer(result, response_format, head, single, context)
+    return _answer(request.path, result, response_format, head, single, context)
 
 
 def _limits(handling: str | None, max_affected: int | None, count: int) -> None:
@@ -125,7 +126,12 @@ def _limits(handling: str | None, max_affected: int | None, count: int) -> None:
 
 
 def _answer(
-    result: Result, response_format: Any, head: bool, single: bool, context: RequestContext
+    path: str,
+    result: Result,
+    response_format: Any,
+    head: bool,
+    single: bool,
+    context: RequestContext,
 ) -> web.Response:
     compiled, (body, page_count, total) = result
     if compiled.returns_void:
@@ -136,7 +142,7 @@ def _answer(
         return body_response(200, body, response_format, headers, head=head)
     status = read.status(page_count, total)
     if status == 416:
-        raise read.range_error(total)
+        return range_error_response(path, read, total)
     if single and not head and page_count != 1:
         raise single_error(page_count)
     return body_response(status, body, response_format, headers, head=head)
