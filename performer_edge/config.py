@@ -148,6 +148,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_user", str, None, "SMTP user name"),
     Setting("smtp_password", str, None, "SMTP password", secret=True),
     Setting("smtp_sender", str, "Performer <noreply@localhost>", "From: address of auth emails"),
+    Setting(
+        "peer",
+        tuple,
+        (),
+        "a peer to dial and keep syncing with (repeatable; comma-separated in the environment); "
+        "http://HOST:PORT for WebSocket, sse+http://HOST:PORT for SSE down + POST up",
+    ),
+    Setting("hub", str, None, "a hub to dial and keep syncing with (same URL forms as peer)"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -186,6 +194,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "Performer <noreply@localhost>"
+    peer: tuple[str, ...] = ()
+    hub: str | None = None
 
     @property
     def public_url(self) -> str:
@@ -266,6 +276,8 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError("a boolean is not a number")
             value = int(raw)
+        elif setting.kind is tuple:
+            value = _parse_list(raw)
         elif setting.kind is Path:
             if not isinstance(raw, str | Path):
                 raise ValueError("expected a path")
@@ -288,6 +300,14 @@ def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     if setting.maximum is not None and value > setting.maximum:
         raise ConfigError(f"{where}: {setting.name} must be at most {setting.maximum}")
     return value
+
+
+def _parse_list(raw: Any) -> tuple[str, ...]:
+    """A repeatable setting: a list (flags, TOML array) or one comma-separated string."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError("expected a list of strings")
+    return tuple(i.strip() for i in items if i.strip())
 
 
 def _parse_bool(raw: Any) -> bool:

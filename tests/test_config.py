@@ -47,3 +47,15 @@ def test_secrets_are_masked() -> None:
     settings = load_settings(environ={"PERFORMER_JWT_SECRET": "s" * 40})
     assert settings.jwt_secret == "s" * 40
     assert public_view(settings)["jwt_secret"] == "********"
+
+
+def test_repeatable_peers(tmp_path: Path) -> None:
+    config = tmp_path / "p.toml"
+    config.write_text('peer = ["http://a:1", "sse+http://b:2"]\n')
+    assert load_settings(environ={}, config_file=config).peer == ("http://a:1", "sse+http://b:2")
+    from_env = load_settings(environ={"PERFORMER_PEER": "http://a:1, http://c:3"})
+    assert from_env.peer == ("http://a:1", "http://c:3")
+    assert load_settings({"peer": ["http://d:4"]}, environ={}).peer == ("http://d:4",)
+    config.write_text("peer = [1]\n")
+    with pytest.raises(ConfigError, match="expected a list of strings"):
+        load_settings(environ={}, config_file=config)

@@ -34,6 +34,8 @@ def add_settings_flags(parser: argparse.ArgumentParser, names: Iterable[str] | N
         if setting.choices:
             extra["choices"] = setting.choices
             extra["type"] = str.upper if setting.choices[0].isupper() else str.lower
+        if setting.kind is tuple:
+            extra["action"] = "append"
         parser.add_argument(
             setting.flag,
             dest=setting.name,
