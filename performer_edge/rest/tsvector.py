@@ -35,13 +35,14 @@ def parse_tsvector(text: str) -> Lexemes:
     """A tsvector in its text form, as printed or as a client writes it (weights are dropped:
     every lexeme here has Postgres' default weight D). ValueError when malformed."""
     lexemes: Lexemes = {}
-    position = 0
-    while text[position:].strip():
+    position, end = 0, len(text.rstrip())
+    while position < end:
         match = _ENTRY.match(text, position)
         if match is None:
             raise ValueError(f'syntax error in tsvector: "{text}"')
         quoted, bare, listed = match.groups()
-        lexeme = _ESCAPE.sub(r"\1", quoted.replace("''", "'") if quoted is not None else bare)
+        raw = quoted.replace("''", "'") if quoted is not None else bare
+        lexeme = _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
         found = lexemes.setdefault(lexeme, [])
         for item in listed.split(",") if listed else ():
             number = int(item.rstrip("ABCDabcd"))
