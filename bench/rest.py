@@ -28,7 +28,7 @@ and the bench reads it back at the start and the end (`--pocketbase-synchronous 
 as shipped). The peers alternate who goes first. `--profile` samples our server with py-spy
 during the two cells with the lowest ours/PocketBase ratio.
 
-A benchmark, not a test: it always exits 0 (targets print HIT/MISS), runs about two minutes, and
+A benchmark, not a test: it always exits 0 (targets print HIT/MISS), runs about four minutes, and
 removes its temporary directory (next to this file unless `--dir` says otherwise) and stops both
 servers on any exit.
 """
