@@ -26,6 +26,8 @@ from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.errors import DataDirError
+from performer_edge.peers import membership
+from performer_edge.peers.manager import PeerManager
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
 from performer_edge.rest.component import RestComponent
@@ -58,6 +60,7 @@ class Node:
         projections: Projections,
         auth: AuthComponent,
         rest: RestComponent,
+        peers: PeerManager | None = None,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -70,6 +73,7 @@ class Node:
         self.projections = projections
         self.auth = auth
         self.rest = rest
+        self.peers = peers  # None: this node belongs to no cluster and syncs with nobody
         self.version = __version__
         self.started_at = time.monotonic()
 
@@ -82,6 +86,7 @@ class Node:
             data_dir.acquire_lock()
         try:
             identity = data_dir.load_identity()
+            cluster = membership.load(data_dir)
             tokens = data_dir.load_token_keys(settings.jwt_secret)
             api_keys = data_dir.api_keys(tokens)
             projections = Projections()
@@ -121,11 +126,28 @@ class Node:
             hooks.append(rest)
             db.run_exclusive(rest.load_tables)
             auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())
+            peers = None
+            if cluster is not None:
+                # TODO(the `performer cluster` commands, invites and revocations, built in
+                # parallel in peers/cluster_state.py): pass its live revoked set here instead
+                # of an empty one, so revoked keys are refused at the handshake.
+                peers = PeerManager(db, log, bus, identity, cluster, revoked=set())
         except BaseException:
             data_dir.release_lock()
             raise
         return cls(
-            settings, data_dir, identity, tokens, api_keys, db, log, bus, projections, auth, rest
+            settings,
+            data_dir,
+            identity,
+            tokens,
+            api_keys,
+            db,
+            log,
+            bus,
+            projections,
+            auth,
+            rest,
+            peers,
         )
 
     @property

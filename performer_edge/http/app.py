@@ -8,6 +8,7 @@ from performer_edge.http import events_api, node_routes
 from performer_edge.http.appkeys import NODE
 from performer_edge.http.middleware import Cors, errors, make_principal, make_request_log
 from performer_edge.node import Node
+from performer_edge.peers import routes as peer_routes
 
 
 def make_app(node: Node) -> web.Application:
@@ -27,4 +28,5 @@ def make_app(node: Node) -> web.Application:
     events_api.register(app)
     node.auth.install(app)
     node.rest.install(app)
+    peer_routes.register(app)
     return app

@@ -12,14 +12,15 @@ from performer_edge.http.responses import json_response
 @public
 async def health(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    return json_response(
-        {
-            "status": "healthy",
-            "version": node.version,
-            "node_id": node.identity.node_id,
-            "uptime_s": round(node.uptime_s, 3),
-        }
-    )
+    body = {
+        "status": "healthy",
+        "version": node.version,
+        "node_id": node.identity.node_id,
+        "uptime_s": round(node.uptime_s, 3),
+    }
+    if node.peers is not None:
+        body["sync"] = node.peers.health()
+    return json_response(body)
 
 
 @public

@@ -10,17 +10,25 @@ from aiohttp import web
 
 from performer_edge.http.app import make_app
 from performer_edge.node import Node
+from performer_edge.peers.dialer import Dialer, configured_targets
 
 
 async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = None) -> None:
     """Serve until a stop signal. `on_ready(host, port)` runs once the socket is listening."""
     loop = asyncio.get_running_loop()
     node.bus.attach(loop)
+    peers = node.peers
+    targets = configured_targets(node.settings.peer, node.settings.hub, peers is not None)
     app = make_app(node)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, node.settings.host, node.settings.port, reuse_address=True)
     await site.start()
+    dialer = Dialer(peers, targets) if peers is not None else None
+    if peers is not None:
+        await peers.start()
+    if dialer is not None:
+        await dialer.start()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -32,6 +40,10 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if peers is not None:
+            await peers.close()  # says BYE to every peer
+        if dialer is not None:
+            await dialer.close()
         await runner.cleanup()
 
 
