@@ -16,6 +16,7 @@ from performer_edge.cli import (
     init_cmd,
     keys_cmd,
     migrate_cmd,
+    peers_cmd,
     replay_cmd,
     serve_cmd,
     status_cmd,
@@ -32,6 +33,7 @@ COMMANDS = (
     replay_cmd,
     status_cmd,
     auth_cmd,
+    peers_cmd,
 )
 
 
