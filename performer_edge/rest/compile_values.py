@@ -102,7 +102,8 @@ def json_output(sql: str, column: Column) -> str:
     if base in _TIME_FRACTION_START:
         return trimmed_time_sql(sql, _TIME_FRACTION_START[base])
     if base == "bytea":
-        return f"('\\x' || lower(hex({sql})))"
+        # hex(NULL) is '' in SQLite, so NULL needs its own arm or it would read as "\\x".
+        return f"CASE WHEN {sql} IS NOT NULL THEN '\\x' || lower(hex({sql})) END"
     if base == UNKNOWN_PG_TYPE:
         return f"CASE typeof({sql}) WHEN 'blob' THEN '\\x' || lower(hex({sql})) ELSE {sql} END"
     return sql

@@ -337,6 +337,8 @@ def storage_value(value: JsonValue, column: Column) -> SqliteValue:
     if value is None:
         return None
     if column.array_dims or column.base_type in ("json", "jsonb"):
+        if column.base_type == "jsonb":
+            value = jsonb_order(value)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     if isinstance(value, bool):
         return int(value)
@@ -345,6 +347,17 @@ def storage_value(value: JsonValue, column: Column) -> SqliteValue:
     if isinstance(value, int | float | str):
         return value
     raise InvalidValue(f"cannot store {type(value).__name__} in a {column.pg_type} column")
+
+
+def jsonb_order(value: JsonValue) -> JsonValue:
+    """The key order Postgres `jsonb` stores objects in (shorter keys first, then bytewise),
+    which is the order clients read them back in; `json` keeps the order it was given."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: jsonb_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [jsonb_order(v) for v in value]
+    return value
 
 
 def sqlite_literal(value: SqliteValue) -> str:
