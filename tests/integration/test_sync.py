@@ -161,13 +161,13 @@ async def test_a_hub_with_two_edges_over_sse(serving: Any, tmp_path: Path) -> No
         await wait_for(lambda: same_rows(rests, 6), "hub and edges to converge")
 
     port = hub.url.rsplit(":", 1)[1]
-    listed = await asyncio.to_thread(
+    done = await asyncio.to_thread(
         subprocess.run,
         performer_command("peers", "--data", str(hub_dir), "--port", port),
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
-    ).stdout
-    lines = [line for line in listed.splitlines() if " live " in line]
+    )
+    lines = [line for line in done.stdout.splitlines() if " live " in line]
     assert len(lines) == 2 and all(" sse " in line and "accepted" in line for line in lines)
