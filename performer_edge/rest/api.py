@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -240,25 +241,34 @@ class CompiledReads:
     `compile_read` is pure: the same table, query string, Range, count, object/HEAD flags and
     caller (the verified token: RLS and the auth parameters come from its claims) compile to
     the same statement and parameters on the same catalog. Entries are for the catalog they
-    were compiled on; a new catalog (a migration) empties the cache. Bounded: emptied when full.
+    were compiled on; a new catalog (a migration) empties the cache. Least recently used
+    entries go first, so one-off queries (`id=eq.<each id>`) don't push out the repeated ones.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = capacity
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
-        self._compiled: dict[tuple[Any, ...], CompiledRead] = {}
+        self._compiled: OrderedDict[tuple[Any, ...], CompiledRead] = OrderedDict()
 
     def get(self, catalog: Catalog, key: tuple[Any, ...]) -> CompiledRead | None:
         with self._lock:
-            return self._compiled.get(key) if catalog is self._catalog else None
+            if catalog is not self._catalog:
+                return None
+            found = self._compiled.get(key)
+            if found is not None:
+                self._compiled.move_to_end(key)
+            return found
 
     def put(self, catalog: Catalog, key: tuple[Any, ...], compiled: CompiledRead) -> None:
         with self._lock:
-            if catalog is not self._catalog or len(self._compiled) >= self.capacity:
+            if catalog is not self._catalog:
                 self._compiled.clear()
                 self._catalog = catalog
             self._compiled[key] = compiled
+            self._compiled.move_to_end(key)
+            while len(self._compiled) > self.capacity:
+                self._compiled.popitem(last=False)
 
 
 COMPILED_READS: web.AppKey[CompiledReads] = web.AppKey("performer_rest_compiled_reads")

@@ -14,6 +14,9 @@ from aiohttp.test_utils import TestServer
 
 from performer_edge.http.app import make_app
 from performer_edge.node import Node
+from performer_edge.rest.api import CompiledReads
+from performer_edge.rest.catalog import Catalog
+from performer_edge.rest.compile import CompiledRead
 from performer_edge.rest.migrations import MigrationFile, apply_migrations
 
 SCHEMA = """
@@ -109,3 +112,20 @@ async def test_bad_queries_and_preferences_fail_every_time(node: Node, served: s
             strict = {**service, "Prefer": "handling=strict, count=bogus"}
             status, body, _ = await get(http, f"{served}/notes", strict)
             assert (status, body["code"]) == (400, "PGRST122")
+
+
+def test_the_cache_keeps_the_recently_used_and_forgets_an_old_catalog() -> None:
+    old, new = Catalog(), Catalog()
+    first, second, third = (
+        CompiledRead(f"SELECT {n}", {}, 0, None, False, False) for n in range(3)
+    )
+    cache = CompiledReads(capacity=2)
+    cache.put(old, ("first",), first)
+    cache.put(old, ("second",), second)
+    assert cache.get(old, ("first",)) is first  # now the most recently used
+    cache.put(old, ("third",), third)
+    assert cache.get(old, ("second",)) is None
+    assert (cache.get(old, ("first",)), cache.get(old, ("third",))) == (first, third)
+    assert cache.get(new, ("first",)) is None
+    cache.put(new, ("second",), second)
+    assert cache.get(old, ("first",)) is None and cache.get(new, ("second",)) is second
