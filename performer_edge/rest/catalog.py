@@ -222,6 +222,16 @@ class Index:
 
 
 @dataclass(frozen=True)
+class ViewColumnSource:
+    """A view column that passes a base table's column through unchanged: through it the view
+    carries that table's keys, so it can be embedded like the table (PostgREST does the same)."""
+
+    column: str
+    table: str  # key of the base table
+    table_column: str
+
+
+@dataclass(frozen=True)
 class View:
     schema: str
     name: str
@@ -229,6 +239,7 @@ class View:
     columns: tuple[Column, ...]  # pg_type is UNKNOWN_PG_TYPE where it cannot be derived
     depends_on: tuple[str, ...] = ()  # keys of the tables and views it reads
     security_invoker: bool = False
+    sources: tuple[ViewColumnSource, ...] = ()
 
     @property
     def key(self) -> str:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import sqlglot
 
-from performer_edge.rest.catalog import Catalog, Column, PolicyCommand, Table
+from performer_edge.rest.catalog import Catalog, Column, PolicyCommand, Table, View
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.rest.compile_errors import no_relationship, not_embedded, table_not_found
 from performer_edge.rest.compile_policy import render, rewrite_relations, table_source
-from performer_edge.rest.compile_relations import Relationship, find_relationship
+from performer_edge.rest.compile_relations import Relationship, find_relationship, related_tables
 from performer_edge.rest.compile_sql import Aliases, Params, quote_name
 from performer_edge.rest.query import Query
 from performer_edge.rest.query_ast import (
@@ -107,15 +107,30 @@ def resolve_relation(state: CompileState, schema: str, name: str) -> Relation:
         return table_relation(state, table)
     view = catalog.views.get(f"{schema}.{name}")
     if view is not None:
-        source = quote_name(view.sqlite_name)
-        if view.security_invoker and not state.context.bypass_rls:
-            view_query = sqlglot.parse_one(view.sqlite, read="sqlite")
-            tree = rewrite_relations(view_query, catalog, state.context.role, ())
-            source = f"({render(tree)})"
-        return Relation(view.name, view.columns, source, None)
+        return view_relation(state, view)
     known = [t.name for t in catalog.tables.values() if t.schema == schema]
     known += [v.name for v in catalog.views.values() if v.schema == schema]
     raise table_not_found(schema, name, known)
+
+
+def view_relation(state: CompileState, view: View) -> Relation:
+    """A view, read under the caller's policies when it is `security_invoker`; it embeds
+    through the keys of the base table columns it passes through."""
+    source = quote_name(view.sqlite_name)
+    if view.security_invoker and not state.context.bypass_rls:
+        view_query = sqlglot.parse_one(view.sqlite, read="sqlite")
+        tree = rewrite_relations(view_query, state.catalog, state.context.role, ())
+        source = f"({render(tree)})"
+    embeddable = related_tables(state.catalog, view.schema).get(view.key)
+    return Relation(view.name, view.columns, source, None, embeddable)
+
+
+def _related_relation(state: CompileState, related: Table) -> Relation:
+    """What an embed reads for a relationship's target or junction: the table or the view."""
+    view = state.catalog.views.get(related.key)
+    if view is not None:
+        return view_relation(state, view)
+    return table_relation(state, state.catalog.tables.get(related.key, related))
 
 
 def build_tree(state: CompileState, relation: Relation, query: Query, label: str = "") -> Node:
@@ -158,7 +173,7 @@ def _child(state: CompileState, parent: Node, item: SelectEmbed | SelectSpread, 
     relationship = find_relationship(
         state.catalog, origin, parent.relation.name, item.relation, item.hint
     )
-    relation = table_relation(state, relationship.target)
+    relation = _related_relation(state, relationship.target)
     alias = state.aliases.next()
     spread = isinstance(item, SelectSpread)
     name = item.relation if spread or item.alias is None else item.alias  # type: ignore[union-attr]
@@ -174,6 +189,6 @@ def _child(state: CompileState, parent: Node, item: SelectEmbed | SelectSpread, 
         spread=spread,
     )
     if relationship.junction is not None:
-        junction = table_relation(state, relationship.junction.table)
+        junction = _related_relation(state, relationship.junction.table)
         child.junction_source, child.junction_alias = junction.source, state.aliases.next()
     return child

@@ -9,10 +9,10 @@ primary key includes foreign keys to two tables is a junction giving many-to-man
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from performer_edge.rest.catalog import Catalog, ForeignKey, Table
+from performer_edge.rest.catalog import Catalog, ForeignKey, Table, UniqueConstraint, View
 from performer_edge.rest.compile_errors import ambiguous_relationship, no_relationship
 
 Cardinality = Literal["many-to-one", "one-to-one", "one-to-many", "many-to-many"]
@@ -89,10 +89,80 @@ def _exposed_tables(catalog: Catalog, schema: str) -> list[Table]:
     return [t for t in catalog.tables.values() if t.schema == schema]
 
 
+Renames = dict[str, dict[str, str]]  # base table key → {its column: the view's column}
+
+
+def related_tables(catalog: Catalog, schema: str) -> dict[str, Table]:
+    """The tables and views of `schema` by key, as the schema cache relates them: a view is a
+    table with the keys of its base tables renamed to the columns it passes them through as,
+    and a foreign key to a base table also points at each view passing the referenced
+    columns through (so `cities?select=big_cities(*)`-style embeds work both ways)."""
+    tables = [t for t in catalog.tables.values() if t.schema == schema]
+    stand_ins: dict[str, list[tuple[Table, dict[str, str]]]] = {}
+    for view in catalog.views.values():
+        if view.schema != schema:
+            continue
+        table, renames = _view_table(catalog, view)
+        tables.append(table)
+        for base_key, names in renames.items():
+            stand_ins.setdefault(base_key, []).append((table, names))
+    related: dict[str, Table] = {}
+    for table in tables:
+        extra = [
+            replace(
+                fk,
+                ref_schema=view.schema,
+                ref_table=view.name,
+                ref_columns=tuple(names[c] for c in fk.ref_columns),
+            )
+            for fk in table.foreign_keys
+            for view, names in stand_ins.get(fk.ref_key, [])
+            if all(c in names for c in fk.ref_columns)
+        ]
+        related[table.key] = replace(table, foreign_keys=table.foreign_keys + tuple(extra))
+    return related
+
+
+def _view_table(catalog: Catalog, view: View) -> tuple[Table, Renames]:
+    renames: Renames = {}
+    for source in view.sources:
+        renames.setdefault(source.table, {}).setdefault(source.table_column, source.column)
+    primary_key: tuple[str, ...] = ()
+    unique: list[UniqueConstraint] = []
+    foreign_keys: list[ForeignKey] = []
+    for base_key, names in renames.items():
+        base = catalog.tables.get(base_key)
+        if base is None:
+            continue
+
+        def renamed(columns: tuple[str, ...], names: dict[str, str] = names) -> tuple[str, ...]:
+            return tuple(names[c] for c in columns) if all(c in names for c in columns) else ()
+
+        primary_key = primary_key or renamed(base.primary_key)
+        unique += [
+            replace(u, columns=renamed(u.columns)) for u in base.unique if renamed(u.columns)
+        ]
+        foreign_keys += [
+            replace(fk, columns=renamed(fk.columns))
+            for fk in base.foreign_keys
+            if renamed(fk.columns)
+        ]
+    table = Table(
+        view.schema,
+        view.name,
+        view.columns,
+        primary_key,
+        unique=tuple(unique),
+        foreign_keys=tuple(foreign_keys),
+    )
+    return table, renames
+
+
 def relationships_of(catalog: Catalog, origin: Table) -> list[Relationship]:
-    """Every relationship from `origin` to a table of its schema, in PostgREST's order."""
-    tables = _exposed_tables(catalog, origin.schema)
-    by_key = {t.key: t for t in tables}
+    """Every relationship from `origin` to a table or view of its schema, in PostgREST's order."""
+    by_key = related_tables(catalog, origin.schema)
+    tables = list(by_key.values())
+    origin = by_key.get(origin.key, origin)
     found: list[Relationship] = []
     for fk in sorted(origin.foreign_keys, key=lambda f: f.name):
         target = by_key.get(fk.ref_key)

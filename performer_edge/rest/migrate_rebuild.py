@@ -93,7 +93,11 @@ def rename_column_in_view(view: View, table: Table, old: str, new: str) -> View:
                 column.set("this", exp.to_identifier(new))
                 if column.parent is select:  # keep the view's output name
                     column.replace(exp.alias_(column.copy(), old))
-    return replace(view, sqlite=sqlite_sql(tree))
+    sources = tuple(
+        replace(s, table_column=new) if (s.table, s.table_column) == (table.key, old) else s
+        for s in view.sources
+    )
+    return replace(view, sqlite=sqlite_sql(tree), sources=sources)
 
 
 def _aliases_of(select: exp.Select, table_name: str | None) -> set[str]:

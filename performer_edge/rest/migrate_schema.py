@@ -36,6 +36,7 @@ from performer_edge.rest.migrate_fts import (
 from performer_edge.rest.migrate_plan import OperationKind, Step
 from performer_edge.rest.migrate_source import StatementError, identifier_name, node_line, table_ref
 from performer_edge.rest.migrate_types import column_type
+from performer_edge.rest.migrate_view import from_relations, view_sources
 
 
 def create_index(create: exp.Expr, catalog: Catalog) -> Step:
@@ -192,7 +193,15 @@ def create_view(create: exp.Expr, catalog: Catalog) -> Step:
             for n, c in zip(names, columns, strict=False)
         )
         columns = columns or tuple(Column(n, UNKNOWN_PG_TYPE) for n in names)
-    view = View(schema, name, sql, columns, referenced_relations(query, catalog), security_invoker)
+    view = View(
+        schema,
+        name,
+        sql,
+        columns,
+        referenced_relations(query, catalog),
+        security_invoker,
+        view_sources(query, columns, catalog),
+    )
     statements: tuple[str, ...] = (
         (f"DROP VIEW IF EXISTS {quote_name(view.sqlite_name)}",) if replacing else ()
     )
@@ -245,19 +254,10 @@ def view_columns(query: exp.Expr, catalog: Catalog) -> tuple[Column, ...]:
 
 def _sources(select: exp.Select, catalog: Catalog) -> dict[str, tuple[Column, ...] | None]:
     """Alias (or name) → columns of each relation in the select's FROM and JOINs."""
-    sources: dict[str, tuple[Column, ...] | None] = {}
-    from_ = select.args.get("from_") or select.args.get("from")
-    joins = select.args.get("joins") or []
-    for item in ([from_.this] if from_ is not None else []) + [j.this for j in joins]:
-        if isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
-            schema, name = table_ref(item)
-            alias = item.alias_or_name
-            sources[identifier_name(alias) if alias else name] = relation_columns(
-                relation_key(schema, name), catalog
-            )
-        else:
-            sources[item.alias_or_name or "?"] = None
-    return sources
+    return {
+        alias: None if key is None else relation_columns(key, catalog)
+        for alias, key in from_relations(select)
+    }
 
 
 _TEXT_NODES = (

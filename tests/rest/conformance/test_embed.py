@@ -76,6 +76,27 @@ def test_nested_embeds_at_depth(client: Client) -> None:
     ]
 
 
+def test_embedding_a_view_through_its_base_table_keys(client: Client) -> None:
+    assert rows(client, "big_cities", "name, countries(name)") == [
+        {"name": "Algiers", "countries": {"name": "Algeria"}},
+        {"name": "Oran", "countries": {"name": "Algeria"}},
+        {"name": "Tokyo", "countries": {"name": "Japan"}},
+    ]
+    assert rows(client, "countries", "iso2, big_cities(name)", id=2) == [
+        {"iso2": "DZ", "big_cities": [{"name": "Algiers"}, {"name": "Oran"}]}
+    ]
+
+
+def test_view_embeds_take_inner_filters_and_spread(client: Client) -> None:
+    query = client.table("countries").select("iso2, big_cities!inner(name)")
+    assert query.lt("big_cities.population", 2000000).execute().data == [
+        {"iso2": "DZ", "big_cities": [{"name": "Oran"}]}
+    ]
+    assert rows(client, "big_cities", "name, ...countries(iso2)", id=5) == [
+        {"name": "Tokyo", "iso2": "JP"}
+    ]
+
+
 def test_alias_and_star_inside_an_embed(client: Client) -> None:
     assert rows(client, "cities", "name, country:countries(*)", id=1) == [
         {
