@@ -31,6 +31,7 @@ from performer_edge.peers.manager import PeerManager
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
 from performer_edge.rest.component import RestComponent
+from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from performer_edge.rest.schema import REST_SCHEMA, make_projection
@@ -41,6 +42,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     AUTH_SCHEMA,
     REST_SCHEMA,
     ROW_EVENTS_SCHEMA,
+    ROW_HIDDEN_SCHEMA,
 )
 
 

@@ -20,7 +20,6 @@ table registration or a `replay` rebuild it), and a column rename must rewrite t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import apsw
 
@@ -29,7 +28,7 @@ from performer_edge.core.events import Event, encode_payload
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projection
 from performer_edge.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from performer_edge.rest import row_tables
+from performer_edge.rest import row_constraints, row_merge, row_tables
 from performer_edge.rest.row_format import (
     EXISTENCE,
     Clock,
@@ -39,33 +38,14 @@ from performer_edge.rest.row_format import (
     encode_pk,
     identifier_problem,
     parse_row_event,
-    same_value,
     table_name_problem,
     value_problem,
 )
+from performer_edge.rest.row_merge import RowChange, RowTable
 from performer_edge.rest.row_registers import RowState, encode_row_state
 
 PROJECTION_NAME = "rows"
 Record = Mapping[str, SqlValue]
-
-
-@dataclass(frozen=True)
-class RowTable:
-    """What the row layer needs to know of a user table (the catalog adapts to this)."""
-
-    name: str
-    pk_columns: tuple[str, ...]
-    columns: tuple[str, ...]  # every other column
-
-
-@dataclass(frozen=True)
-class RowChange:
-    """The visible effect of one row event: records as a reader saw them before and after."""
-
-    table: str
-    op: RowOp
-    old_record: Record | None = None
-    new_record: Record | None = None
 
 
 class RowStore:
@@ -98,15 +78,25 @@ class RowStore:
 
     def materialize_table(self, conn: apsw.Connection, name: str) -> int:
         """Rebuild a table's rows from its registers (for a table registered after some of its
-        row events arrived, e.g. from a peer, ahead of the migration creating it). Row count."""
+        row events arrived, e.g. from a peer, ahead of the migration creating it). Rows that
+        break the table's constraints are placed as merged rows are (row_constraints).
+        Row count."""
         spec = self._spec(name)
         conn.execute(f"DELETE FROM {row_tables.quoted(name)}")
-        count = 0
-        for pk, state in row_tables.states_of(conn, name):
-            if state.exists:
-                row_tables.insert_row(conn, spec.name, {**pk, **state.values(spec.columns)})
-                count += 1
-        return count
+        conn.execute("DELETE FROM row_hidden WHERE tbl = ?", (name,))
+        present = [
+            (pk, {**pk, **state.values(spec.columns)})
+            for pk, state in row_tables.states_of(conn, name)
+            if state.exists
+        ]
+        present.sort(key=lambda item: row_constraints.birth(conn, name, item[0]))
+        removed: list[dict[str, SqlValue]] = []
+        for pk, record in present:
+            row_constraints.place(
+                conn, name, pk, record, row_constraints.inserter(conn, name, record), removed
+            )
+        found = conn.execute(f"SELECT count(*) FROM {row_tables.quoted(name)}").fetchone()
+        return int(found[0]) if found else 0
 
     # -- planning local writes -----------------------------------------------------------------
 
@@ -159,10 +149,8 @@ class RowStore:
     def apply(self, conn: apsw.Connection, event: Event) -> RowChange:
         """Merge a row event (local or remote, new or repeated) and return its visible change."""
         planned = self._planned
-        if planned is not None and event.payload is planned[0]:
-            write = planned[1]
-        else:
-            write = parse_row_event(event)
+        local = planned is not None and event.payload is planned[0]
+        write = planned[1] if planned is not None and local else parse_row_event(event)
         spec = self._tables.get(write.table)
         if spec is not None and set(write.pk) != set(spec.pk_columns):
             raise IntegrityError(
@@ -181,7 +169,7 @@ class RowStore:
         if spec is None:
             return RowChange(write.table, RowOp.NONE)  # kept until the table is registered
         won = new.won_by(event.origin, event.hlc, registers)
-        return _apply_to_table(conn, spec, write.pk, old, new, won)
+        return row_merge.apply_to_table(conn, spec, write.pk, old, new, won, local=local)
 
     def reset(self, conn: apsw.Connection) -> None:
         """Empty every registered user table and the shadow state, before a replay."""
@@ -189,6 +177,7 @@ class RowStore:
             conn.execute(f"DELETE FROM {row_tables.quoted(name)}")
         conn.execute("DELETE FROM row_state")
         conn.execute("DELETE FROM row_conflicts")
+        conn.execute("DELETE FROM row_hidden")
 
     def _spec(self, table: str) -> RowTable:
         spec = self._tables.get(table)
@@ -201,38 +190,6 @@ class RowStore:
         if not state.exists:
             raise NotFound(f"no row of {table} with key {dict(pk)}", code="row_not_found")
         return state
-
-
-def _apply_to_table(
-    conn: apsw.Connection, spec: RowTable, pk: Record, old: RowState, new: RowState, won: bool
-) -> RowChange:
-    before = {**pk, **old.values(spec.columns)} if old.exists else None
-    after = {**pk, **new.values(spec.columns)} if new.exists else None
-    try:
-        if after is None:
-            if before is None:
-                return RowChange(spec.name, RowOp.NONE)
-            gone = row_tables.delete_row(conn, spec.name, pk)
-            return RowChange(spec.name, RowOp.DELETE, gone, None)
-        current = row_tables.select_row(conn, spec.name, pk) if before is not None else None
-        if current is None:  # newly visible (or the table lost it: put it back)
-            return RowChange(
-                spec.name, RowOp.INSERT, None, row_tables.insert_row(conn, spec.name, after)
-            )
-        assert before is not None
-        changed = {
-            c: v for c, v in after.items() if c not in before or not same_value(before[c], v)
-        }
-        if not changed and not won:
-            return RowChange(spec.name, RowOp.NONE)
-        updated = row_tables.update_row(conn, spec.name, pk, changed) if changed else current
-        return RowChange(spec.name, RowOp.UPDATE, current, updated)
-    except apsw.ConstraintError as exc:
-        raise Conflict(
-            f"row event breaks a constraint of {spec.name}: {exc}",
-            code="constraint_violation",
-            hint="user tables must accept every merged row; see rest/row_events.py",
-        ) from exc
 
 
 # -- local input: the caller's mistakes are InvalidInput, not IntegrityError ----------------------

@@ -17,6 +17,7 @@ from performer_edge.core.log import LogWriter, iter_all, read_missing, version_v
 from performer_edge.core.projections import Projections
 from performer_edge.core.replay import replay
 from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowChange, RowStore
 from performer_edge.rest.row_format import RowOp
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
@@ -33,7 +34,7 @@ class RowNode:
         self.published: list[Event] = []
         self.db = Database(
             path,
-            migrations=(*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ITEMS_DDL),
+            migrations=(*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ROW_HIDDEN_SCHEMA, ITEMS_DDL),
             on_commit=self.published.extend,
         )
         self.log = self.db.run_exclusive(
@@ -129,7 +130,7 @@ def test_a_failed_request_leaves_no_event_and_no_row(nodes: tuple[RowNode, RowNo
 
     with pytest.raises(RuntimeError):
         a.db.write_sync(request)
-    assert a.state() == {"table": [], "state": [], "conflicts": []}
+    assert a.state() == {"table": [], "state": [], "conflicts": [], "hidden": []}
     assert a.write(lambda s, c: s.plan_insert(c, "items", {"id": 1})).op is RowOp.INSERT
 
 

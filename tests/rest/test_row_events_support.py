@@ -11,6 +11,7 @@ from nacl.signing import SigningKey
 
 from performer_edge.core.events import Event, encode_payload, sign_event
 from performer_edge.core.hlc import pack
+from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_format import RowWrite
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
@@ -29,6 +30,7 @@ def hlc(tick: int) -> int:
 def open_db(path: str = ":memory:", *ddl: str) -> apsw.Connection:
     conn = apsw.Connection(path)
     conn.execute(ROW_EVENTS_SCHEMA)
+    conn.execute(ROW_HIDDEN_SCHEMA)
     for statement in ddl or (ITEMS_DDL,):
         conn.execute(statement)
     return conn
@@ -67,4 +69,5 @@ def snapshot(conn: apsw.Connection, table: str = "items") -> dict[str, list[tupl
         "table": conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall(),
         "state": conn.execute("SELECT * FROM row_state ORDER BY tbl, pk").fetchall(),
         "conflicts": conn.execute("SELECT * FROM row_conflicts ORDER BY 1, 2, 3, 4").fetchall(),
+        "hidden": conn.execute("SELECT tbl, pk FROM row_hidden ORDER BY 1, 2").fetchall(),
     }

@@ -25,6 +25,7 @@ from performer_edge.core.log import LogWriter, iter_all
 from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
 from performer_edge.peers.bridge import SessionHost
+from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from sync.session import LocalNode, Session, SessionConfig
@@ -52,7 +53,7 @@ class SimNode:
         self.rows.table("items", ["id"], ["a", "b"])
         projections = Projections()
         projections.register(self.rows.projection)
-        migrations = (*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ITEMS)
+        migrations = (*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ROW_HIDDEN_SCHEMA, ITEMS)
         self.db = Database(self.path, synchronous="OFF", readers=1, migrations=migrations)
         identity = NodeIdentity(self.key)
         self.log = self.db.run_exclusive(
