@@ -45,7 +45,11 @@ from performer_edge.rest.compile import (
     request_context,
     run_read,
 )
-from performer_edge.rest.compile_write import resolve_table
+from performer_edge.rest.compile_write import (
+    CompiledCheck,
+    compile_conflict_check,
+    resolve_table,
+)
 from performer_edge.rest.component import RestComponent
 from performer_edge.rest.migrate_types import SqliteValue
 from performer_edge.rest.query import Query
@@ -228,9 +232,12 @@ def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) 
     if write.preferences.resolution is not None:
         _check_conflict_target(catalog, table, conflict_columns)
     resolution = write.preferences.resolution
+    merging = resolution == "merge-duplicates"
+    conflict_check = compile_conflict_check(table.name, catalog, context) if merging else None
     identities: dict[str, int] = {}
     inserted: list[Key] = []
     updated: list[Key] = []
+    written: list[Key] = []  # in body order, as Postgres' RETURNING gives them
     with request_context(context):
         for row in rows:
             json_row = {c: row.get(c) for c in given if c in row or not missing_default}
@@ -245,11 +252,14 @@ def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) 
             if existing is not None:
                 if resolution == "ignore-duplicates":
                     continue
+                if conflict_check is not None:
+                    _enforce(conn, conflict_check, [existing])
                 rest.adopt(tx, table, existing)
                 changes = {c: v for c, v in stored.items() if c in provided and c not in existing}
                 planned_update = rest.rows.plan_update(conn, table.sqlite_name, existing, changes)
                 _append(rest, tx, planned_update, table, _merged(conn, table, existing, changes))
                 updated.append(existing)
+                written.append(existing)
                 continue
             try:
                 planned = rest.rows.plan_insert(conn, table.sqlite_name, stored)
@@ -266,12 +276,12 @@ def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) 
                 raise duplicate_key(table, table.primary_key, key)
             _append(rest, tx, planned, table, stored)
             inserted.append(key)
+            written.append(key)
         check_references(conn, catalog, table, inserted + updated)
         _check(conn, catalog, write, "insert", inserted)
         _check(conn, catalog, write, "update", updated)
-        keys = inserted + updated
-        body = _representation(conn, catalog, write, keys)
-    return Outcome(len(keys), len(inserted), body)
+        body = _representation(conn, catalog, write, written)
+    return Outcome(len(written), len(inserted), body)
 
 
 def _update(tx: WriteTx, write: WriteRequest, body: dict[str, JsonValue]) -> Outcome:
@@ -340,6 +350,11 @@ def _check(
     check = compile_check(
         write.table_name, catalog, write.context, command, returning=write.representation
     )
+    _enforce(conn, check, keys)
+
+
+def _enforce(conn: apsw.Connection, check: CompiledCheck, keys: list[Key]) -> None:
+    """Raise the check's 42501 when a row with one of these keys fails its policy."""
     statement = check.violations(keys)
     if statement is None:
         return

@@ -160,9 +160,11 @@ def policy_recursion(table: str) -> PerformerError:
     )
 
 
-def row_security_violation(table: str, role: str) -> PerformerError:
-    """42501 after a write whose new row fails `with check`: 401 for anon, 403 otherwise."""
-    message = f'new row violates row-level security policy for table "{table}"'
+def row_security_violation(table: str, role: str, *, using: bool = False) -> PerformerError:
+    """42501 after a write whose new row fails `with check` (`using`: an upsert whose existing
+    row fails the UPDATE or SELECT policies): 401 for anon, 403 otherwise."""
+    expression = " (USING expression)" if using else ""
+    message = f'new row violates row-level security policy{expression} for table "{table}"'
     if role == "anon":
         return Unauthorized(message, code="42501")
     return Forbidden(message, code="42501")

@@ -25,6 +25,7 @@ from performer_edge.errors import InvalidInput
 from performer_edge.rest.catalog import (
     Catalog,
     Column,
+    DefaultKind,
     Function,
     FunctionArg,
     JsonValue,
@@ -32,7 +33,7 @@ from performer_edge.rest.catalog import (
     ReturnKind,
     Table,
 )
-from performer_edge.rest.compile_context import RequestContext
+from performer_edge.rest.compile_context import AUTH_PARAMETERS, RequestContext
 from performer_edge.rest.compile_errors import function_not_found
 from performer_edge.rest.compile_plan import CompileState, Relation, build_tree
 from performer_edge.rest.compile_policy import render, rewrite_relations, using_predicate
@@ -48,6 +49,7 @@ from performer_edge.rest.migrate_types import (
 from performer_edge.rest.query import Query
 
 _CALL = "pe_call"
+_CALLER_UID = AUTH_PARAMETERS[0]  # the parameter bound to auth.uid()
 _VALUE = "pe_value"
 _SET_KINDS = (ReturnKind.SETOF_ROW, ReturnKind.SETOF_SCALAR, ReturnKind.TABLE)
 
@@ -207,6 +209,8 @@ def _setup(tree: exp.Expr, state: CompileState, function: Function) -> Statement
                 )
     columns = tuple(c.name for c in table.columns if c.generated is None)
     tree = tree.copy()
+    if isinstance(tree, exp.Insert):
+        _fill_caller_uid(tree, table)
     tree.set("returning", exp.Returning(expressions=[exp.column(c, quoted=True) for c in columns]))
     command = {
         exp.Insert: PolicyCommand.INSERT,
@@ -215,6 +219,33 @@ def _setup(tree: exp.Expr, state: CompileState, function: Function) -> Statement
     }[type(tree)]
     check = not (state.context.bypass_rls or function.security_definer)
     return RpcWrite(Statement(render(tree), params), table, command, columns, check)
+
+
+def _fill_caller_uid(tree: exp.Insert, table: Table) -> None:
+    """Postgres fills a column left out of an insert with its `auth.uid()` default; here the REST
+    writer fills those (they have no SQLite default), so the body's insert gets the caller's
+    uid added to each row, as `:auth_uid`."""
+    target = tree.this
+    if not isinstance(target, exp.Schema):  # no column list: every column is given
+        return
+    listed = {str(i.name).lower() for i in target.expressions}
+    missing = [
+        c.name
+        for c in table.columns
+        if c.default is not None
+        and c.default.kind is DefaultKind.AUTH_UID
+        and c.name.lower() not in listed
+    ]
+    source = tree.expression
+    if not missing or not isinstance(source, exp.Values | exp.Query):
+        return
+    uids = [exp.Placeholder(this=_CALLER_UID) for _ in missing]
+    if isinstance(source, exp.Values):
+        for row in source.expressions:
+            row.set("expressions", [*row.expressions, *(u.copy() for u in uids)])
+    else:
+        tree.set("expression", exp.select("*", *uids).from_(source.subquery("pe_rows")))
+    target.set("expressions", [*target.expressions, *(exp.to_identifier(n) for n in missing)])
 
 
 def _restrict_write(tree: exp.Update | exp.Delete, state: CompileState) -> None:

@@ -1,5 +1,6 @@
 """SQL pieces for writes, which the handler performs as row events: the rows a PATCH or DELETE
-may touch, the policy check on written rows, their representation, and body values.
+may touch, the policy checks on written and upserted-into rows, their representation, and body
+values.
 
 Pure. Postgres' rules: an UPDATE or DELETE reaches the rows that pass the command's USING
 policies and the SELECT policies (PostgREST's statements read the rows they change); a written
@@ -128,6 +129,18 @@ def compile_check(
     return CompiledCheck(found.sqlite_name, predicate, context.auth_values(), error)
 
 
+def compile_conflict_check(
+    table: str, catalog: Catalog, context: RequestContext, *, schema: str = "public"
+) -> CompiledCheck:
+    """What an existing row an upsert merges into must pass: the UPDATE and SELECT policies'
+    USING. Postgres' ON CONFLICT DO UPDATE raises on such a row rather than skipping it."""
+    found = resolve_table(catalog, table, schema)
+    commands = (PolicyCommand.UPDATE, PolicyCommand.SELECT)
+    predicate = using_predicate(catalog, found, context, commands)
+    error = row_security_violation(found.name, context.role, using=True)
+    return CompiledCheck(found.sqlite_name, predicate, context.auth_values(), error)
+
+
 def compile_returning(
     table: str,
     select: Query | Sequence[SelectItem],
@@ -139,15 +152,16 @@ def compile_returning(
     schema: str = "public",
 ) -> CompiledRead:
     """The written rows (by primary key, in `pks` order) for `Prefer: return=representation`,
-    shaped by `select=` with embeds. With a Query, its filters, orders and ranges on embedded
-    resources apply too. For a DELETE, run it before deleting."""
+    shaped by `select=` with embeds. With a Query, its `order` (as PostgREST 13 orders mutation
+    results; `pks` order breaks ties) and its filters, orders and ranges on embedded resources
+    apply too. For a DELETE, run it before deleting."""
     found = resolve_table(catalog, table, schema)
     state = CompileState(catalog, context)
     if isinstance(select, Query):
         query = Query(
             select=select.select,
             filters=tuple(f for f in select.filters if f.embed_path),
-            orderings=tuple(o for o in select.orderings if o.embed_path),
+            orderings=select.orderings,
             pagings=tuple(p for p in select.pagings if p.embed_path),
         )
     else:

@@ -50,6 +50,9 @@ $$;
 create function public.add_for(who uuid, what text) returns void language sql as $$
   insert into public.items (list_id, label, owner) values (1, what, who);
 $$;
+create function public.add_copy(what text) returns void language sql as $$
+  insert into public.items (list_id, label) select id, what from public.lists;
+$$;
 """
 ALICE = "7b0a8d5e-9c1f-4e2a-8b3d-1f2e3d4c5b6a"
 
@@ -148,3 +151,20 @@ async def test_body_writes_are_checked_like_rest_writes(
     assert (await rpc(http, url, service, "finish", {"list": 1}, **rollback))[0] == 204
     assert items(node) == [(1, 1, "mine", 0)]
     assert len(row_events(node)) == 1
+
+
+async def test_a_body_insert_fills_an_auth_uid_default_with_the_caller(
+    served: tuple[Node, str], http: aiohttp.ClientSession
+) -> None:
+    """Postgres fills `owner default auth.uid()` when the body leaves it out, so the row passes
+    `with check (owner = auth.uid())`; from VALUES and from a SELECT alike."""
+    node, url = served
+    alice = node.tokens.sign({"role": "authenticated", "sub": ALICE, "aud": "authenticated"})
+    status, body = await rpc(http, url, alice, "add_item", {"list": 1, "what": "milk"})
+    assert status == 200 and [(r["label"], r["owner"]) for r in body] == [("milk", ALICE)]
+    assert (await rpc(http, url, alice, "add_copy", {"what": "eggs"}))[0] == 204
+    owners = "SELECT label, owner FROM items ORDER BY id"
+    assert node.db.read_sync(lambda c: c.execute(owners).fetchall()) == [
+        ("milk", ALICE),
+        ("eggs", ALICE),
+    ]
