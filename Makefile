@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The supabase-js suite (tests/js, run from tests/auth/test_js_client.py) needs node v20+ and npm.
+# The supabase-js suites (tests/js, run from tests/auth/test_js_client.py and
+# tests/rest/test_api_js_client.py) need node v20+ and npm.
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 

@@ -4,41 +4,18 @@
 // Run by tests/auth/test_js_client.py, which starts the node and passes SUPABASE_URL,
 // SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY.
 import assert from 'node:assert/strict';
-import { randomUUID, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { describe, test } from 'node:test';
 
-import { AuthWeakPasswordError, createClient, isAuthApiError } from '@supabase/supabase-js';
+import { AuthWeakPasswordError, isAuthApiError } from '@supabase/supabase-js';
 
-const { SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY } = process.env;
-if (!SUPABASE_URL || !SUPABASE_ANON_KEY || !SUPABASE_SERVICE_ROLE_KEY) {
-  throw new Error(
-    'set SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY ' +
-      '(tests/auth/test_js_client.py does)',
-  );
-}
-
-const PASSWORD = 'correct-horse-1';
-
-// supabase-js 2.119 looks for a WebSocket class when the client is made; Node 22 has one built
-// in, Node 20 does not. These tests never open the realtime socket, so on Node 20 a class that
-// refuses to connect stands in (an app would pass the `ws` package here).
-class NoWebSocket {
-  constructor() {
-    throw new Error('the auth tests open no realtime socket');
-  }
-}
-
-function client(key = SUPABASE_ANON_KEY) {
-  // Node has no browser storage: keep the session in memory, and no background refresh timer.
-  return createClient(SUPABASE_URL, key, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    realtime: { transport: globalThis.WebSocket ?? NoWebSocket },
-  });
-}
-
-function uniqueEmail(prefix) {
-  return `${prefix}-${randomUUID().slice(0, 12)}@example.com`;
-}
+import {
+  client,
+  PASSWORD,
+  SUPABASE_SERVICE_ROLE_KEY,
+  SUPABASE_URL,
+  uniqueEmail,
+} from './client.mjs';
 
 function decodePart(part) {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
