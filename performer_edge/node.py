@@ -34,7 +34,7 @@ from performer_edge.rest.component import RestComponent
 from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
-from performer_edge.rest.schema import REST_SCHEMA, make_projection
+from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_projection
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -43,6 +43,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     REST_SCHEMA,
     ROW_EVENTS_SCHEMA,
     ROW_HIDDEN_SCHEMA,
+    REST_PENDING_SCHEMA,
 )
 
 

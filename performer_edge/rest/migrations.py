@@ -22,6 +22,7 @@ from performer_edge.rest.schema import (
     MIGRATION_SCOPE,
     applied_migrations,
     load_catalog,
+    parked_reason,
 )
 
 
@@ -69,12 +70,15 @@ def plan_apply(tx: WriteTx, *, log: LogWriter, migration: MigrationFile) -> str:
             code="migration_changed",
         )
     check_translates(tx.conn, migration)
-    log.append(
+    event = log.append(
         tx,
         MIGRATION_KIND,
         MIGRATION_SCOPE,
         {"name": migration.name, "sha256": migration.sha256, "sql": migration.sql},
     )
+    parked = parked_reason(tx.conn, event.origin, event.seq)
+    if parked is not None:  # the projection parks what cannot apply; locally, that is an error
+        raise InvalidInput(f"{migration.name}: {parked}", code="invalid_migration")
     return "applied"
 
 
