@@ -21,10 +21,13 @@ from performer_edge.rest.compile_sql import Aliases, Params, quote_name
 from performer_edge.rest.query import Query
 from performer_edge.rest.query_ast import (
     EmbedPath,
+    Field,
     JoinType,
     OrderTerm,
     Paging,
     Predicate,
+    SelectColumn,
+    SelectCount,
     SelectEmbed,
     SelectItem,
     SelectSpread,
@@ -182,7 +185,7 @@ def _child(state: CompileState, parent: Node, item: SelectEmbed | SelectSpread, 
         alias,
         f"{relationship.target.name}_{depth}",
         name,
-        item.items,
+        _legacy_counts(item.items, relation),
         parent=parent,
         relationship=relationship,
         join=item.join,
@@ -192,3 +195,18 @@ def _child(state: CompileState, parent: Node, item: SelectEmbed | SelectSpread, 
         junction = _related_relation(state, relationship.junction.table)
         child.junction_source, child.junction_alias = junction.source, state.aliases.next()
     return child
+
+
+def _legacy_counts(items: tuple[SelectItem, ...], relation: Relation) -> tuple[SelectItem, ...]:
+    """`rel(count)`: before aggregates PostgREST counted an embed's rows with a bare `count`,
+    and still does (even with aggregates disabled) when the relation has no such column."""
+    if relation.column("count") is not None:
+        return items
+    return tuple(
+        SelectCount(item.alias, item.cast)
+        if isinstance(item, SelectColumn)
+        and item.field == Field("count")
+        and item.aggregate is None
+        else item
+        for item in items
+    )

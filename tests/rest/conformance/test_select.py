@@ -135,3 +135,21 @@ def test_avg_min_and_aggregate_cast(client: Client) -> None:
         .data
     )
     assert rows == [{"avg": 300000, "min": 200000, "lowest": "200000"}]
+
+
+def test_count_inside_an_embed(client: Client) -> None:
+    query = client.table("countries").select("name, cities(count)").order("id")
+    assert query.execute().data == [
+        {"name": "Albania", "cities": [{"count": 2}]},
+        {"name": "Algeria", "cities": [{"count": 2}]},
+        {"name": "Japan", "cities": [{"count": 2}]},
+        {"name": "Atlantis", "cities": [{"count": 0}]},
+    ]
+
+
+def test_aggregates_inside_an_embed(client: Client) -> None:
+    query = client.table("countries").select("iso2, cities(total:population.sum(), id.count())")
+    assert query.in_("id", [2, 4]).order("id").execute().data == [
+        {"iso2": "DZ", "cities": [{"total": 4500000, "count": 2}]},
+        {"iso2": "AT", "cities": [{"total": None, "count": 0}]},
+    ]
