@@ -11,12 +11,19 @@ import apsw
 
 from performer_edge.rest.compile_fts import to_tsvector
 from performer_edge.rest.compile_fts_index import fts_document
-from performer_edge.rest.migrate_runtime import FTS_DOCUMENT, PURE_FUNCTIONS, TO_TSVECTOR
+from performer_edge.rest.migrate_runtime import (
+    FTS_DOCUMENT,
+    PURE_FUNCTIONS,
+    TO_TSVECTOR,
+    TSVECTOR_CONCAT,
+)
+from performer_edge.rest.tsvector import concat_tsvectors
 
 # Full-text search: generated tsvector columns and the triggers filling FTS5 tables call these.
 _TEXT_SEARCH: dict[str, tuple[int, Callable[..., object]]] = {
     TO_TSVECTOR: (2, to_tsvector),
     FTS_DOCUMENT: (1, fts_document),
+    TSVECTOR_CONCAT: (2, concat_tsvectors),
 }
 
 

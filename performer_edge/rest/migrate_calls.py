@@ -167,6 +167,29 @@ def _special_function(
     raise unsupported(node, "only the request.jwt.claims settings exist here")
 
 
+def _is_tsvector(visitor: Visitor, node: exp.Expr) -> bool:
+    """Whether a Postgres expression is a tsvector: to_tsvector(), a tsvector column or cast,
+    or a concatenation or coalesce of those."""
+    if isinstance(node, exp.Paren | exp.Coalesce):
+        return _is_tsvector(visitor, node.this)
+    if isinstance(node, exp.DPipe):
+        return _is_tsvector(visitor, node.this) or _is_tsvector(visitor, node.expression)
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower() == "to_tsvector"
+    if isinstance(node, exp.Cast):
+        return node.to.sql(dialect="postgres").lower() == "tsvector"
+    column = visitor.column_of(node)
+    return column is not None and column.pg_type == "tsvector" and not column.array_dims
+
+
+def visit_concat(visitor: Visitor, node: exp.Expr) -> exp.Expr:
+    """`||`: text concatenation, or tsvector concatenation (positions of the right move on)."""
+    if _is_tsvector(visitor, node.this) or _is_tsvector(visitor, node.expression):
+        left, right = visitor.visit(node.this), visitor.visit(node.expression)
+        return call(runtime.TSVECTOR_CONCAT, left, right)
+    return visitor.visit_children(node)
+
+
 def tsvector_config(call_node: exp.Expr) -> str:
     """The configuration of `to_tsvector([config,] text)`: a literal, `::regconfig` allowed."""
     args = list(call_node.expressions)
@@ -363,6 +386,7 @@ def _reject(visitor: Visitor, node: exp.Expr) -> exp.Expr:
 
 HANDLERS: dict[type[exp.Expr], Callable[[Any, exp.Expr], exp.Expr]] = {
     exp.Anonymous: visit_function,
+    exp.DPipe: visit_concat,
     exp.Dot: visit_dot,
     exp.Cast: visit_cast,
     exp.TryCast: visit_cast,

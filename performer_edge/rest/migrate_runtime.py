@@ -27,6 +27,7 @@ REGEXP = "regexp"  # (pattern, value) → 1/0; SQLite calls it for `value REGEXP
 # Full-text search (implemented in compile_fts and compile_fts_index, registered by connection).
 TO_TSVECTOR = "to_tsvector"  # (config, text) → the tsvector's text form: to_tsvector()
 FTS_DOCUMENT = "fts_document"  # (tsvector) → what a GIN index's FTS5 table stores for the row
+TSVECTOR_CONCAT = "tsvector_concat"  # (tsvector, tsvector) → tsvector: `a || b` on tsvectors
 # FTS5 tables hold ASCII tokens (compile_fts_index), `_` counting as a letter.
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars '_'"
 FTS_NULL_TOKEN = "_0"  # the FTS5 document of a NULL tsvector

@@ -57,3 +57,15 @@ def parse_tsvector(text: str) -> Lexemes:
 def canonical_tsvector(text: str) -> str:
     """A tsvector a client wrote, in the form Postgres stores and prints. ValueError if bad."""
     return tsvector_text(parse_tsvector(text))
+
+
+def concat_tsvectors(left: str | None, right: str | None) -> str | None:
+    """`left || right` on tsvectors: the right one's positions move past the left's last one."""
+    if left is None or right is None:
+        return None
+    joined = parse_tsvector(left)
+    shift = max((p for positions in joined.values() for p in positions), default=0)
+    for lexeme, positions in parse_tsvector(right).items():
+        moved = [min(p + shift, MAX_POSITION) for p in positions]
+        joined[lexeme] = sorted(set(joined.get(lexeme, []) + moved))[:MAX_POSITIONS]
+    return tsvector_text(joined)

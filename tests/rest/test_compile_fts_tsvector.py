@@ -11,7 +11,7 @@ from test_compile_support import SERVICE, Database, error_of, query
 from performer_edge.rest.compile import body_row_to_storage, compile_read
 from performer_edge.rest.compile_fts import to_tsvector
 from performer_edge.rest.migrate_sql import translate
-from performer_edge.rest.tsvector import canonical_tsvector
+from performer_edge.rest.tsvector import canonical_tsvector, concat_tsvectors
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,27 @@ def test_to_tsvector_prints_as_postgres(config: str, text: str, postgres: str) -
 )
 def test_tsvector_values_are_stored_in_postgres_form(written: str, stored: str) -> None:
     assert canonical_tsvector(written) == stored
+
+
+def test_tsvector_concatenation_moves_the_right_positions_on() -> None:
+    # Postgres: to_tsvector('english', 'a fat cat') || to_tsvector('english', 'cat nap')
+    assert concat_tsvectors("'cat':3 'fat':2", "'cat':1 'nap':2") == "'cat':3,4 'fat':2 'nap':5"
+    assert concat_tsvectors("", "'nap':2") == "'nap':2"
+    assert concat_tsvectors("'cat':1", None) is None
+
+
+def test_a_generated_column_concatenating_tsvectors() -> None:
+    db = Migrated(
+        "create table docs (id int primary key, title text, body text, fts tsvector generated "
+        "always as (to_tsvector('english', coalesce(title, '')) || "
+        "to_tsvector('simple', coalesce(body, ''))) stored);"
+        "create index on docs using gin (fts);"
+        "insert into docs (id, title, body) values (1, 'Fat cats', 'The cat naps');"
+    )
+    row = db.get("docs", "select=fts").data
+    assert row == [{"fts": "'cat':2,4 'fat':1 'naps':5 'the':3"}]
+    found = db.get("docs", f"select=id&fts=fts.{quote('cat <-> nap:*')}").data
+    assert found == [{"id": 1}]
 
 
 SCHEMA = """
@@ -114,6 +135,10 @@ def test_an_expression_index_follows_renames_and_rebuilds(db: Migrated) -> None:
     db.conn.execute("UPDATE posts SET content = 'cat' WHERE id = 5")
     assert db.ids("content=wfts.dog") == [2]
     assert db.ids("content=wfts.cat") == [5]
+    db.migrate("alter table posts rename to articles;")  # SQLite moves the triggers along
+    db.conn.execute("INSERT INTO articles (id, content) VALUES (6, 'dogs')")
+    found = db.get("articles", "select=id&content=wfts.dog").data
+    assert found == [{"id": 2}, {"id": 6}]
 
 
 def test_dropping_the_index_column_or_table_drops_the_fts5_table(db: Migrated) -> None:
