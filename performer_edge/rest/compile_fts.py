@@ -64,8 +64,11 @@ def _positions(query: TsQuery, lexemes: Lexemes) -> set[int]:
                 return {p for lexeme, ps in lexemes.items() if lexeme.startswith(word) for p in ps}
             return set(lexemes.get(word, ()))
         case Phrase(left, right, distance):
-            starts = _positions(left, lexemes)
-            return {p for p in _positions(right, lexemes) if p - distance in starts}
+            ends = _positions(left, lexemes)
+            # The right side must start `distance` after the left ends: `a <-> (b <-> c)` is
+            # `a b c`, so a right-hand phrase's own span comes off its end position.
+            offset = distance + _span(right)
+            return {p for p in _positions(right, lexemes) if p - offset in ends}
         case Both("|", left, right):
             return _positions(left, lexemes) | _positions(right, lexemes)
         case Both(_, left, right):
@@ -73,6 +76,17 @@ def _positions(query: TsQuery, lexemes: Lexemes) -> set[int]:
             return found_left | found_right if found_left and found_right else set()
         case Not(child):
             return set() if _matches(child, lexemes) else {p for ps in lexemes.values() for p in ps}
+
+
+def _span(query: TsQuery) -> int:
+    """How many positions a phrase covers past its first word (0 for one word; Postgres also
+    measures `|`, `&` and `!` inside a phrase by their left side)."""
+    match query:
+        case Phrase(left, right, distance):
+            return _span(left) + distance + _span(right)
+        case Both(_, left, _) | Not(left):
+            return _span(left)
+    return 0
 
 
 def _matches(query: TsQuery, lexemes: Lexemes) -> bool:

@@ -82,6 +82,8 @@ CASES = [
     ("fts", "quick <-> brown <-> fox"),
     ("fts", "brown <-> quick"),
     ("fts", "quick <2> fox"),
+    ("fts", "quick <-> (brown <-> fox)"),
+    ("fts", "(quick <-> brown) <-> fox"),
     ("fts", "jump:* & laz:*"),
     ("fts", "caf:*"),
     ("fts", "naïve & über"),
@@ -141,6 +143,20 @@ def test_null_documents_match_nothing_either_way(db: Database) -> None:
 def test_a_bad_tsquery_is_42601(db: Database) -> None:
     code, message = error_of(lambda: db.get("posts", "fts=fts.dog %26 ("))
     assert (code, message) == ("42601", 'syntax error in tsquery: "dog & ("')
+
+
+@pytest.mark.parametrize(
+    ("text", "matches"),  # as Postgres answers for "The quick brown foxes jumped"
+    [
+        ("quick <-> (brown <-> fox)", 1),
+        ("(quick <-> brown) <-> fox", 1),
+        ("quick <-> (brown <-> jump)", 0),
+        ("quick <2> (fox <-> jump)", 1),
+        ("brown <-> (quick <-> fox)", 0),
+    ],
+)
+def test_a_phrase_inside_a_phrase_starts_where_its_first_word_is(text: str, matches: int) -> None:
+    assert ts_match("english", "fts", "The quick brown foxes jumped", text) == matches
 
 
 def test_a_tsvector_column_is_read_as_a_tsvector() -> None:
