@@ -19,6 +19,7 @@ from aiohttp import web
 from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
 from performer_edge.http.middleware import principal_of
 from performer_edge.http.wire import error_response
+from performer_edge.rest.api_csv import to_csv
 from performer_edge.rest.catalog import Catalog, Column
 from performer_edge.rest.compile import CompiledRead, RequestContext, compile_read, run_read
 from performer_edge.rest.query import (
@@ -168,10 +169,13 @@ def body_response(
     headers: dict[str, str],
     *,
     head: bool = False,
+    read: CompiledRead | None = None,
 ) -> web.Response:
-    """The response for a JSON body (array or object) in the format asked for."""
+    """The response for a JSON body (array or object) in the format asked for; `read` gives
+    the value types CSV needs."""
     if response_format.kind == "csv":
-        text = "" if body is None else to_csv(orjson.loads(body))
+        types = dict(read.columns) if read is not None else None
+        text = "" if body is None else to_csv(orjson.loads(body), types)
         content_type = "text/csv; charset=utf-8"
     else:
         text = "" if body is None else body
@@ -198,38 +202,6 @@ def _strip_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
     return value
-
-
-def to_csv(rows: Any) -> str:
-    """PostgREST's CSV: the keys of the first row, a newline, then each row as the text of a
-    Postgres record without its parentheses (so no rows is a bare newline)."""
-    if isinstance(rows, dict):
-        rows = [rows]
-    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
-        return "\n"
-    keys = list(rows[0])
-    lines = [",".join(_record_field(row.get(k)) for k in keys) for row in rows]
-    return ",".join(keys) + "\n" + "\n".join(lines)
-
-
-def _record_field(value: Any) -> str:
-    """One field as Postgres `record_out` writes it: NULL is empty; a value that is empty or
-    holds a quote, backslash, parenthesis, comma or whitespace is quoted with `"` and `\\`
-    doubled."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        text = "t" if value else "f"
-    elif isinstance(value, dict | list):
-        text = orjson.dumps(value).decode()
-    else:
-        text = str(value)
-    if text and not any(c in _RECORD_QUOTED or c.isspace() for c in text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
-
-
-_RECORD_QUOTED = frozenset('"\\(),')
 
 
 # -- GET / HEAD -----------------------------------------------------------------------------------
@@ -329,7 +301,7 @@ async def read_table(request: web.Request) -> web.Response:
     headers = {"Content-Range": compiled.content_range(page_count, total)}
     if preferences.count is not None:
         headers["Preference-Applied"] = f"count={preferences.count}"
-    return body_response(status, body, response_format, headers, head=head)
+    return body_response(status, body, response_format, headers, head=head, read=compiled)
 
 
 # -- OpenAPI --------------------------------------------------------------------------------------

@@ -145,4 +145,4 @@ def _answer(
         return range_error_response(path, read, total)
     if single and not head and page_count != 1:
         raise single_error(page_count)
-    return body_response(status, body, response_format, headers, head=head)
+    return body_response(status, body, response_format, headers, head=head, read=read)

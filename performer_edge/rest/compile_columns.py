@@ -37,6 +37,17 @@ class Pair:
     aggregate_cast: str | None = None
     ready: str | None = None
 
+    def output_column(self) -> Column | None:
+        """The Postgres type of the value; None when it is JSON built here (embeds, spreads)."""
+        if self.ready is not None:
+            return None
+        column = self.column or INT8
+        if self.aggregate is not None:
+            column = aggregate_sql(self.aggregate, self.raw, self.column)[1]
+        if self.aggregate_cast is not None:
+            column = cast_target(self.aggregate_cast)
+        return column
+
     def json(self, params: Params) -> str:
         if self.ready is not None:
             return self.ready

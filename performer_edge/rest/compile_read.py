@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import apsw
 
-from performer_edge.rest.catalog import Catalog
+from performer_edge.rest.catalog import Catalog, Column
 from performer_edge.rest.compile_context import RequestContext, request_context
 from performer_edge.rest.compile_plan import CompileState, Node, build_tree, resolve_relation
 from performer_edge.rest.compile_select import TreeWriter
@@ -38,6 +38,8 @@ class CompiledRead:
     limit: int | None
     counted: bool
     single: bool
+    # The Postgres type of each top-level key (None for embeds), for the CSV text of values.
+    columns: tuple[tuple[str, Column | None], ...] = ()
 
     def content_range(self, page_count: int, total: int | None) -> str:
         """`0-9/100`, `*/0`, `0-1/*`: PostgREST's Content-Range for this page."""
@@ -83,7 +85,10 @@ def finish_read(
         body_sql = 'json_group_array("body")'
     sql = f'SELECT {body_sql}, count(*), {total} FROM ({page}) AS "pe_page"'
     params = {**state.params.values, **state.context.auth_values()}
-    return CompiledRead(sql, params, root.paging.offset, root.paging.limit, counted, single)
+    columns = tuple((p.key, p.output_column()) for p in writer.pairs(root)) if body else ()
+    return CompiledRead(
+        sql, params, root.paging.offset, root.paging.limit, counted, single, columns
+    )
 
 
 def compile_read(

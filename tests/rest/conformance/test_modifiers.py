@@ -207,6 +207,23 @@ def test_csv_of_typed_values(client: Client) -> None:
     )
 
 
+def test_csv_values_are_postgres_text(client: Client) -> None:
+    query = client.table("samples").select("id,nums,words,at,at_tz,docb,raw").order("id")
+    assert query.csv().execute().data == (
+        "id,nums,words,at,at_tz,docb,raw\n"
+        '1,"{1,2,3}","{""a b"",c,""d,e""}","2024-01-01 12:00:00","2024-01-01 10:00:00+00",'
+        '"{""a"": [1, 2], ""b"": 1}","\\\\x0001ff"\n'
+        "2,{},{},,,,"
+    )
+
+
+def test_csv_of_aggregates_and_embeds(client: Client) -> None:
+    query = client.table("countries").select("iso2,cities(name),n:cities(count)").eq("id", 1)
+    assert query.csv().execute().data == (
+        'iso2,cities,n\nAL,"[{""name"":""Tirana""},{""name"":""Durres""}]","[{""count"":2}]"'
+    )
+
+
 def test_csv_of_no_rows_is_a_bare_newline(client: Client) -> None:
     assert client.table("labels").select("id").eq("id", 99).csv().execute().data == "\n"
 
