@@ -267,3 +267,21 @@ def test_order_by_a_to_one_relation(client: Client) -> None:
     query = client.table("cities").select("name, countries(name)").lte("id", 4)
     result = query.order("countries(name)", desc=True).order("id").execute().data
     assert [r["name"] for r in result] == ["Algiers", "Oran", "Tirana", "Durres"]
+
+
+def test_negated_logic_on_an_embedded_resource(wire: Wire) -> None:
+    response = wire.request(
+        "GET",
+        "countries",
+        params={
+            "select": "iso2,cities(name)",
+            "id": "in.(1,2)",
+            "order": "id",
+            "cities.not.and": "(population.gt.300000,population.lt.2000000)",
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == [
+        {"iso2": "AL", "cities": [{"name": "Durres"}]},
+        {"iso2": "DZ", "cities": [{"name": "Algiers"}]},
+    ]

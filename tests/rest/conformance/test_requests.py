@@ -110,3 +110,15 @@ def test_delete_with_the_py_empty_json_body(wire: Wire) -> None:
     assert [r["sku"] for r in deleted] == ["del"]
     assert wire.last.request.content == b"{}"
     assert wire.last.request.headers["Content-Type"] == "application/json"
+
+
+def test_an_unsupported_accept_is_406_pgrst107(wire: Wire) -> None:
+    response = wire.request("GET", "countries", headers={"Accept": "application/xml"})
+    assert response.status_code == 406
+    assert response.json()["code"] == "PGRST107"
+
+
+def test_count_is_none_unless_asked_for(wire: Wire) -> None:
+    response = wire.client.table("countries").select("id").execute()
+    assert response.count is None
+    assert wire.last.headers["Content-Range"] == "0-3/*"
