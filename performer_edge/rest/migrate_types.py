@@ -167,7 +167,7 @@ def _special_from_text(text: str, column: Column) -> JsonValue:
         if base == "uuid":
             return str(uuid.UUID(text.strip()))
         if base == "date":
-            return date.fromisoformat(text.strip()).isoformat()
+            return _date_from_text(text.strip()).isoformat()
         if base == "time":
             return (
                 time.fromisoformat(text.strip())
@@ -185,6 +185,15 @@ def _special_from_text(text: str, column: Column) -> JsonValue:
             f'invalid input syntax for type {_message_name(column)}: "{text}"'
         ) from None
     raise InvalidValue(f"no text input for type {column.pg_type}")
+
+
+def _date_from_text(text: str) -> date:
+    """Postgres reads a date from a timestamp too, keeping the date as written and dropping
+    the time and zone: `2024-01-31T23:00:00.000Z` (JS `toISOString()`) is 2024-01-31."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return datetime.fromisoformat(text).date()
 
 
 def _message_name(column: Column) -> str:

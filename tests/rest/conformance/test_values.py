@@ -127,3 +127,10 @@ def test_written_jsonb_objects_come_back_in_jsonb_key_order(client: Client) -> N
     assert list(written["docb"]["bbb"][0]) == ["k1", "k2"]
     updated = client.table("samples").update({"docb": {"bb": 1, "c": 2}}).eq("id", 4).execute()
     assert list(updated.data[0]["docb"]) == ["c", "bb"]
+
+
+def test_a_date_reads_a_timestamp_as_its_date(client: Client) -> None:
+    query = client.table("samples").select("id").eq("day", "2024-01-31T23:00:00.000Z")
+    assert query.execute().data == [{"id": 1}]
+    written = client.table("samples").insert({"id": 5, "day": "2024-03-01T08:00:00+05:00"})
+    assert written.execute().data[0]["day"] == "2024-03-01"
