@@ -124,3 +124,44 @@ def _on_delete(
         details=f"Key ({', '.join(fk.ref_columns)})=({_text(values)}) is still referenced from"
         f' table "{child.name}".',
     )
+
+
+def rekey_row(
+    tx: WriteTx,
+    rest: RestComponent,
+    catalog: Catalog,
+    table: Table,
+    key: Row,
+    new_key: Row,
+    changes: Row,
+) -> dict[str, SqliteValue]:
+    """An UPDATE that changes the primary key: row events cannot re-key a row, so it is a
+    delete of the old key and an insert of the new one (two events). As Postgres' default
+    `ON UPDATE NO ACTION`, a key other rows still reference cannot change (23503). The new
+    row, or Conflict(duplicate_key) when its key is taken."""
+    conn = tx.conn
+    for child in catalog.tables.values():
+        for fk in child.foreign_keys:
+            moved = [c for c in fk.ref_columns if c in new_key and new_key[c] != key.get(c)]
+            if fk.ref_key != table.key or not moved:
+                continue
+            values = [key.get(c) for c in fk.ref_columns]
+            if any(v is None for v in values) or not _matching(conn, child, fk.columns, values):
+                continue
+            raise Conflict(
+                f'update or delete on table "{table.name}" violates foreign key constraint'
+                f' "{fk.name}" on table "{child.name}"',
+                code="23503",
+                details=f"Key ({', '.join(fk.ref_columns)})=({_text(values)}) is still"
+                f' referenced from table "{child.name}".',
+            )
+    name = table.sqlite_name
+    row = row_tables.select_row(conn, name, key) or {}
+    columns = [c.name for c in table.columns if c.generated is None]
+    new_row = {c: changes.get(c, row.get(c)) for c in columns}
+    if row_tables.select_row(conn, name, new_key) is not None:
+        raise Conflict("the new key is taken", code="duplicate_key")
+    planned_insert = rest.rows.plan_insert(conn, name, new_row)
+    rest.rows.append(tx, rest.log, rest.rows.plan_delete(conn, name, key))
+    rest.rows.append(tx, rest.log, planned_insert)
+    return {c: new_row[c] for c in table.primary_key}

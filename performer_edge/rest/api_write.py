@@ -28,7 +28,7 @@ from performer_edge.rest.api import (
     query_of,
     single_error,
 )
-from performer_edge.rest.api_constraints import check_references, delete_row
+from performer_edge.rest.api_constraints import check_references, delete_row, rekey_row
 from performer_edge.rest.api_write_errors import (
     constraint_error,
     duplicate_key,
@@ -54,7 +54,7 @@ from performer_edge.rest.component import RestComponent
 from performer_edge.rest.migrate_types import SqliteValue
 from performer_edge.rest.query import Query
 from performer_edge.rest.query_headers import Preferences, ResponseFormat
-from performer_edge.rest.row_format import RowWrite
+from performer_edge.rest.row_format import RowWrite, same_value
 
 Key = dict[str, SqliteValue]
 
@@ -294,12 +294,23 @@ def _update(tx: WriteTx, write: WriteRequest, body: dict[str, JsonValue]) -> Out
     for key in keys:
         write.rest.adopt(tx, table, key)
     with request_context(write.context):
+        written: list[Key] = []
         for key in keys:
+            new_key = {c: stored.get(c, key[c]) for c in table.primary_key}
+            if any(not same_value(new_key[c], key[c]) for c in table.primary_key):
+                try:
+                    written.append(rekey_row(tx, write.rest, catalog, table, key, new_key, stored))
+                except Conflict as exc:
+                    if exc.error_code == "duplicate_key":
+                        raise duplicate_key(table, table.primary_key, new_key) from exc
+                    raise
+                continue
             planned = write.rest.rows.plan_update(conn, table.sqlite_name, key, stored)
             _append(write.rest, tx, planned, table, _merged(conn, table, key, stored))
-        check_references(conn, catalog, table, keys)
-        _check(conn, catalog, write, "update", keys)
-        return Outcome(len(keys), 0, _representation(conn, catalog, write, keys))
+            written.append(key)
+        check_references(conn, catalog, table, written)
+        _check(conn, catalog, write, "update", written)
+        return Outcome(len(written), 0, _representation(conn, catalog, write, written))
 
 
 def _delete(tx: WriteTx, write: WriteRequest) -> Outcome:
