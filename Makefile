@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench-auth: $(STAMP)
 # /rest/v1 creates, reads by key and filtered lists against PocketBase's records API (same table).
 bench-rest: $(STAMP)
 	$(BIN)/python bench/rest.py
+
+# Catch-up of 100,000 events by a fresh node, over WebSocket then SSE, between two real nodes.
+bench-sync: $(STAMP)
+	$(BIN)/python bench/sync.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

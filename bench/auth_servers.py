@@ -137,8 +137,8 @@ class User:
     token: str = ""  # ours: the newest refresh token; PocketBase: the newest auth token
 
 
-class Server(ABC):
-    """A server under test: a subprocess on loopback and the requests the benchmark sends it."""
+class Process:
+    """A server's subprocess: its pid, whether it still runs, and stopping it."""
 
     name = "?"
     proc: subprocess.Popen[bytes] | None = None
@@ -162,6 +162,10 @@ class Server(ABC):
             self.proc.kill()
             self.proc.wait(10)
 
+
+class Server(Process, ABC):
+    """A server under test: a subprocess on loopback and the requests the benchmark sends it."""
+
     def operation(self, op: str) -> Callable[[aiohttp.ClientSession, User], Awaitable[None]]:
         return {"sign-in": self.sign_in, "refresh": self.refresh, FLOOR: self.health}[op]
 
@@ -180,6 +184,12 @@ class Server(ABC):
     @abstractmethod
     async def health(self, session: aiohttp.ClientSession, user: User) -> None:
         """Each server speaks its own API."""
+
+
+def performer_serve(data: Path) -> list[str]:
+    """The command that serves the node at `data` on 127.0.0.1 and a free port."""
+    performer = str(Path(sys.executable).with_name("performer"))
+    return [performer, "serve", "--data", str(data), "--port", "0"]
 
 
 def wait_for(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
@@ -207,12 +217,7 @@ class Ours(Server):
 
     def start(self) -> None:
         command = [
-            str(Path(sys.executable).with_name("performer")),
-            "serve",
-            "--data",
-            str(self.data),
-            "--port",
-            "0",
+            *performer_serve(self.data),
             "--synchronous",
             self.synchronous,
             "--auth-rate-limit-ip",

@@ -125,6 +125,13 @@ def print_profile(
         f"({PROFILE_RATE} Hz, blocking: slower than unprofiled), server "
         f"{r['server_cpu_cores']:.2f} cores"
     )
+    print_profile_tables(console, profile, inclusive=inclusive)
+
+
+def print_profile_tables(
+    console: Console, profile: dict[str, Any], *, inclusive: bool = False
+) -> None:
+    """The GIL share per thread, the buckets and the top frames of one `summarize_pyspy`."""
     console.print(
         f"GIL held ≈{profile['gil_held_share']:.0%} of wall time: "
         + ", ".join(f"{name} {value:.0%}" for name, value in profile["threads"].items())

@@ -1,0 +1,772 @@
+"""Catch-up throughput between two real nodes: a fresh node B takes N events from node A, over
+WebSocket and then over SSE, in one run.
+
+    .venv/bin/python bench/sync.py [--events 100000 | --million] [--transports websocket,sse]
+                                   [--timeout S] [--poll 0.05] [--dir PARENT] [--json]
+                                   [--profile] [--serve-arg=ARG ...]
+
+Setup, once: a cluster root key made here, and A's data dir joined to it (a certificate from
+`trust.issue`, `membership.save`, as `performer cluster join` leaves it); then A's log is
+prefilled without a server: `Node.open` (synchronous=OFF) and `LogWriter.append_encoded` in
+write batches of `--prefill-batch` events (signed by A's key, the same 117-byte CBOR payload as
+bench/event_log.py). Then, per transport: `performer serve` A (synchronous=FULL, as shipped),
+read A's heads (`GET /performer/v1/events/heads`, service_role key), start a fresh member B with
+`--peer http://A` (WebSocket) or `--peer sse+http://A` (SSE) and poll B's heads until they cover
+A's: B's log then holds every event A had. Times are from B's spawn; the first event is the
+first poll that sees any of A's events on B (10 ms polls until then, `--poll` after). Both
+servers' CPU seconds (user + system, /proc/PID/stat) and RSS (/proc/PID/status) are taken over
+the catch-up; A is restarted per transport so each run starts alike.
+
+Target (from the issue): at least 50,000 events/s over WebSocket on this machine, from B's
+start to B holding all N (HIT/MISS printed). There is no peer system to compare with here, and
+the issue's snapshot path (a fresh node installs a compacted snapshot instead of replaying the
+log) needs log compaction, which does not exist yet: it is reported as not measured.
+
+Per-event CPU costs of the receive path are also timed in-process (CBOR decode of a batch
+frame, shape check, Ed25519 verification as bridge.py does it and with the key reused), with
+the ceiling they imply on one core. `--profile` re-runs the WebSocket catch-up twice: once while
+`py-spy record --gil` samples the receiving node B and the sending node A (who holds the GIL,
+doing what), once with `py-spy record --idle` on both (every thread's wall time, waits and C
+calls that release the GIL included). Unprofiled numbers stay clean: py-spy pauses what it samples.
+
+A benchmark, not a test: it always exits 0, stops both servers and removes its temporary
+directory (next to this file unless `--dir` says otherwise) on every exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# This file's name shadows the project's `sync` package, which performer_edge imports, and
+# bench/ is sys.path[0] when it runs as a script: import the package with bench/ off the path,
+# then put bench/ back for the helpers next to this file.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+from sync import codec  # noqa: E402
+from sync.messages import Events  # noqa: E402
+from sync.session import SessionConfig  # noqa: E402
+
+sys.path.insert(0, str(_BENCH))
+
+import aiohttp  # noqa: E402
+from auth_servers import (  # noqa: E402
+    Process,
+    ensure_pyspy,
+    filesystem_type,
+    performer_serve,
+)
+from common import emit, log, ratio, run_script  # noqa: E402
+from event_log_report import PAYLOAD  # noqa: E402
+from load import process_cpu_seconds, process_memory  # noqa: E402
+from nacl.signing import SigningKey, VerifyKey  # noqa: E402
+from pyspy import PROFILE_RATE, print_profile_tables, summarize_pyspy  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from performer_edge.config import Settings  # noqa: E402
+from performer_edge.core.datadir import DataDir  # noqa: E402
+from performer_edge.core.db import WriteTx  # noqa: E402
+from performer_edge.core.events import check_shape, encode_payload, sign_event  # noqa: E402
+from performer_edge.node import Node  # noqa: E402
+from performer_edge.peers import membership, trust  # noqa: E402
+from performer_edge.peers.bridge import from_wire, to_wire  # noqa: E402
+
+KIND = "app.bench"
+SCOPE = "bench"
+TARGET_WS = 50_000  # events/s over WebSocket, from B's start to B holding all N
+TRANSPORTS = {"websocket": "http://", "sse": "sse+http://"}
+START_TIMEOUT_S = 60.0
+FIRST_POLL_S = 0.01  # poll interval until B holds its first event
+MICRO_EVENTS = 2048
+
+# Where GIL-held samples go, by the first rule found in the stack (py-spy frames name the file).
+PROFILE_BUCKETS: tuple[tuple[str, str], ...] = (
+    ("Ed25519 verify per event (bridge.refusal)", "verify_signature"),
+    ("shape check per event", "check_shape"),
+    ("ingest: INSERT + projections (writer)", "core/log.py"),
+    ("group commit machinery, COMMIT (db.py)", "core/db.py"),
+    ("event bus publish / subscribers", "core/bus.py"),
+    ("frame CBOR decode/encode (sync/codec.py)", "sync/codec.py"),
+    ("read_missing + to_wire (sender)", "peers/bridge.py"),
+    ("session state machine (sync/session.py)", "sync/session.py"),
+    ("connection driver, thread hop (connection.py)", "peers/connection.py"),
+    ("SSE transport", "transport_sse"),
+    ("WebSocket transport", "transport_ws"),
+    ("heads poll (bench's own requests)", "events_api.py"),
+    ("aiohttp: frames, HTTP", "aiohttp/"),
+    ("asyncio event loop", "asyncio/"),
+    ("thread pool (to_thread)", "concurrent/futures"),
+)
+
+
+# -- setup: a cluster and a prefilled log -------------------------------------------------------
+
+
+def join(data: Path, root: SigningKey) -> None:
+    """Make `data` a member of `root`'s cluster (what `performer cluster join` leaves on disk)."""
+    data_dir = DataDir(data)
+    data_dir.initialize()
+    node_id = data_dir.load_identity().public_key
+    certificate = trust.issue(root, node_id, int(time.time() * 1000))
+    membership.save(data_dir, membership.Membership(bytes(root.verify_key), certificate))
+
+
+def prefill(data: Path, n: int, batch: int) -> float:
+    """Append `n` signed events to the node at `data`, no server; seconds taken."""
+    node = Node.open(Settings(data=data, synchronous="OFF"))
+    payload = encode_payload(PAYLOAD)
+
+    def append(tx: WriteTx, k: int) -> None:
+        for _ in range(k):
+            node.log.append_encoded(tx, KIND, SCOPE, payload)
+
+    started = time.perf_counter()
+    try:
+        done = 0
+        while done < n:
+            k = min(batch, n - done)
+            node.db.write_sync(functools.partial(append, k=k))
+            done += k
+            if done % (10 * batch) == 0 or done == n:
+                log(f"    {done:,} / {n:,}")
+    finally:
+        node.close()
+    return time.perf_counter() - started
+
+
+# -- the servers -----------------------------------------------------------------------------
+
+
+class Serve(Process):
+    """`performer serve` on 127.0.0.1 with a free port, stdout/stderr to files."""
+
+    def __init__(self, name: str, data: Path, extra: list[str]) -> None:
+        self.name = name
+        self.data = data
+        self.extra = extra
+        self.key = ""
+        self.spawned_at = 0.0
+        self.ready_at = 0.0
+        self.stdout_path = data.parent / f"{name}-{time.monotonic_ns()}.stdout"
+        self.stderr_path = self.stdout_path.with_suffix(".stderr")
+
+    def spawn(self) -> None:
+        command = [*performer_serve(self.data), *self.extra]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.spawned_at = time.monotonic()
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=err, env=env, start_new_session=True
+            )
+
+    async def wait_ready(self) -> None:
+        """Until the banner is printed (the socket listens, the dialer has started)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            lines = self.stdout_path.read_text(errors="replace").splitlines()
+            if any(line.strip().startswith("JWT") for line in lines):
+                self.ready_at = time.monotonic()
+                for line in lines:
+                    if line.strip().startswith("API URL"):
+                        self.url = line.split()[-1]
+                    elif line.strip().startswith("service_role key"):
+                        self.key = line.split()[-1]
+                return
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited while starting:\n{self.tail()}")
+            await asyncio.sleep(FIRST_POLL_S)
+        raise RuntimeError(f"{self.name} did not start within {START_TIMEOUT_S:g} s")
+
+    def tail(self) -> str:
+        return self.stderr_path.read_text(errors="replace")[-2000:]
+
+    async def heads(self, http: aiohttp.ClientSession) -> dict[str, int]:
+        headers = {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
+        async with http.get(f"{self.url}/performer/v1/events/heads", headers=headers) as r:
+            r.raise_for_status()
+            body = await r.json()
+        return {origin: int(seq) for origin, seq in body["origins"].items()}
+
+    async def health(self, http: aiohttp.ClientSession) -> dict[str, Any]:
+        async with http.get(f"{self.url}/health") as r:
+            r.raise_for_status()
+            body: dict[str, Any] = await r.json()
+        return body
+
+
+# -- one catch-up ---------------------------------------------------------------------------
+
+
+@dataclass
+class CatchUp:
+    transport: str
+    events: int  # A's whole log at B's start (the prefill plus A's own and earlier B's events)
+    completed: bool = False
+    error: str = ""
+    b_start_s: float = 0.0  # spawn -> banner
+    first_event_s: float = 0.0  # spawn -> first of A's events on B
+    total_s: float = 0.0  # spawn -> B holds all of A's events
+    rate: float = 0.0  # events / total_s
+    streaming_rate: float = 0.0  # events / (total_s - first_event_s)
+    polls: int = 0
+    a_cpu_s: float = 0.0
+    b_cpu_s: float = 0.0
+    b_cpu_startup_s: float = 0.0
+    a_rss_kib: int = 0
+    b_rss_kib: int = 0
+    a_peak_rss_kib: int = 0  # highest VmRSS seen while polling
+    b_peak_rss_kib: int = 0
+    a_hwm_kib: int = 0  # VmHWM: peak since the process started
+    b_hwm_kib: int = 0
+    b_sync: dict[str, Any] = field(default_factory=dict)
+    progress: list[tuple[float, int]] = field(default_factory=list)  # (s since spawn, held)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+def held(target: dict[str, int], heads: dict[str, int]) -> int:
+    return sum(min(seq, heads.get(origin, 0)) for origin, seq in target.items())
+
+
+async def catch_up(
+    work: Path,
+    a_data: Path,
+    root: SigningKey,
+    transport: str,
+    run: int,
+    args: argparse.Namespace,
+    pyspy: Path | None = None,
+    mode: str = "gil",
+) -> CatchUp:
+    """Serve A, start a fresh B dialing A over `transport`, wait until B holds A's log."""
+    b_data = work / f"b-{transport}-{run}"
+    join(b_data, root)
+    a = Serve("a", a_data, list(args.serve_arg))
+    b: Serve | None = None
+    spies: list[tuple[str, subprocess.Popen[bytes], Path, float]] = []
+    timeout = aiohttp.ClientTimeout(total=30)
+    try:
+        a.spawn()
+        await a.wait_ready()
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            target = await a.heads(http)
+            result = CatchUp(transport, sum(target.values()))
+            peer = TRANSPORTS[transport] + a.url.split("://", 1)[1]
+            b = Serve("b", b_data, ["--peer", peer, *args.serve_arg])
+            a_cpu0 = process_cpu_seconds(a.pid)
+            b.spawn()
+            await b.wait_ready()
+            result.b_start_s = b.ready_at - b.spawned_at
+            result.b_cpu_startup_s = process_cpu_seconds(b.pid)
+            if pyspy is not None:
+                for name, pid in (("receiver B", b.pid), ("sender A", a.pid)):
+                    out = work / f"pyspy-{mode}-{name[-1]}.txt"
+                    spies.append(start_pyspy(pyspy, pid, out, name, mode))
+            deadline = b.spawned_at + args.timeout
+            interval = FIRST_POLL_S
+            while True:
+                now = time.monotonic()
+                if now > deadline:
+                    result.error = f"timed out after {args.timeout:g} s"
+                    break
+                for server in (a, b):
+                    if not server.alive():
+                        raise RuntimeError(f"{server.name} died:\n{server.tail()}")
+                count = held(target, await b.heads(http))
+                seen = time.monotonic() - b.spawned_at
+                result.polls += 1
+                result.progress.append((round(seen, 3), count))
+                for name, pid in (("a", a.pid), ("b", b.pid)):
+                    rss = process_memory(pid)["rss_kib"]
+                    key = f"{name}_peak_rss_kib"
+                    setattr(result, key, max(getattr(result, key), rss))
+                if count and not result.first_event_s:
+                    result.first_event_s = seen
+                    interval = args.poll
+                if count >= result.events:
+                    result.completed = True
+                    result.total_s = seen
+                    break
+                await asyncio.sleep(interval)
+            result.a_cpu_s = process_cpu_seconds(a.pid) - a_cpu0
+            result.b_cpu_s = process_cpu_seconds(b.pid)
+            for name, pid in (("a", a.pid), ("b", b.pid)):
+                memory = process_memory(pid)
+                setattr(result, f"{name}_rss_kib", memory["rss_kib"])
+                setattr(result, f"{name}_hwm_kib", memory["peak_rss_kib"])
+            if spies:
+                result.profile = {name: await stop_pyspy(spy, mode) for name, *spy in spies}
+            result.b_sync = (await b.health(http)).get("sync", {})
+        if result.completed:
+            result.rate = ratio(result.events, result.total_s)
+            result.streaming_rate = ratio(result.events, result.total_s - result.first_event_s)
+        return result
+    finally:
+        for _name, proc, _out, _started in spies:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        if b is not None:
+            b.stop()
+        a.stop()
+
+
+def start_pyspy(
+    pyspy: Path, pid: int, out: Path, name: str, mode: str
+) -> tuple[str, subprocess.Popen[bytes], Path, float]:
+    """py-spy record on `pid` until SIGINT (it then writes the raw stacks). Mode "gil": only the
+    thread holding the GIL; "wall": every thread at every tick, idle or not (`--idle`)."""
+    command = [
+        str(pyspy),
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        str(PROFILE_RATE),
+        "--format",
+        "raw",
+        "--threads",
+        "--gil" if mode == "gil" else "--idle",
+        "--output",
+        str(out),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return name, proc, out, time.monotonic()
+
+
+async def stop_pyspy(spy: list[Any], mode: str) -> dict[str, Any]:
+    proc, out, started = spy
+    assert isinstance(proc, subprocess.Popen)
+    seconds = time.monotonic() - started
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = await asyncio.to_thread(proc.communicate, None, 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    if not out.exists():
+        said = (output or b"").decode(errors="replace").strip()[-500:]
+        return {"error": said or f"no samples after {seconds:.2f} s (the catch-up was too short)"}
+    raw = out.read_text()
+    ticks = seconds * PROFILE_RATE
+    summary = summarize_pyspy(raw, ticks, PROFILE_BUCKETS) if mode == "gil" else {}
+    if mode == "wall":
+        summary["wall"] = wall_profile(raw, ticks)
+    summary["seconds"] = seconds
+    return summary
+
+
+# What each thread of the receiver spends wall time on, GIL or not, idle included (py-spy --idle).
+WALL_BUCKETS: tuple[tuple[str, str], ...] = (
+    ("Ed25519 verify (C, GIL released)", "verify_signature"),
+    ("waiting for its batch's durable commit (write_sync)", "write_sync"),
+    ("read_missing: the sender's Fetch (SQLite + row_to_event)", "read_missing"),
+    ("shape check", "check_shape"),
+    ("frame CBOR decode/encode (codec.py)", "sync/codec.py"),
+    ("ingest: INSERT + projections", "ingest_batch"),
+    ("other session work (session.py, bridge.py)", "peers/connection.py"),
+    ("BEGIN/COMMIT incl. fsync, group machinery", "_run_group"),
+    ("idle: writer waiting for writes", "Database._run ("),
+    ("HTTP requests (the bench's heads polls)", "events_api.py"),
+    ("reads: heads polls, the log's vector", "core/log.py"),
+    ("idle: reader waiting for reads", "_serve_reads"),
+    ("idle: event loop in epoll", "selectors.py"),
+    ("event loop: aiohttp", "aiohttp/"),
+    ("event loop: asyncio", "asyncio/"),
+    ("idle: thread-pool worker waiting for work", "concurrent/futures/thread.py"),
+)
+
+
+def wall_profile(raw: str, ticks: float) -> dict[str, Any]:
+    """Per thread name: how many threads, and each bucket's share of wall time (summed over the
+    threads of that name, so a pool of idle workers can exceed 100%)."""
+    per: dict[str, Counter[str]] = {}
+    ids: dict[str, set[str]] = {}
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = stack.split(";")
+        match = re.match(r"^thread \((\w+)\): (.*)$", frames[0])
+        tid, name = (match.group(1), match.group(2)) if match else ("?", frames[0])
+        name = re.sub(r"_\d+$", "", name)
+        joined = ";".join(frames[1:])
+        label = next((b for b, pattern in WALL_BUCKETS if pattern in joined), "other")
+        if label == "other" and frames[1:]:
+            label = f"other: {frames[-1]}"
+        per.setdefault(name, Counter())[label] += int(count_text)
+        ids.setdefault(name, set()).add(tid)
+    return {
+        name: {
+            "threads": len(ids[name]),
+            "buckets": {b: n / ticks for b, n in counter.most_common(8) if ticks},
+        }
+        for name, counter in sorted(per.items(), key=lambda kv: -sum(kv[1].values()))
+    }
+
+
+# -- per-event costs of the receive path, in-process ---------------------------------------
+
+
+def decode_events(frame: bytes) -> Events:
+    message = codec.decode(frame)
+    assert isinstance(message, Events)
+    return message
+
+
+def per_event_costs() -> dict[str, float]:
+    """µs per event of the CPU work a receiving node does per event besides SQLite."""
+    key = SigningKey.generate()
+    payload = encode_payload(PAYLOAD)
+    signed = [sign_event(key, i + 1, i + 1, KIND, SCOPE, payload) for i in range(MICRO_EVENTS)]
+    size = SessionConfig().batch_events
+    frames = [
+        codec.encode(Events(i, tuple(to_wire(e) for e in signed[i : i + size])))
+        for i in range(0, MICRO_EVENTS, size)
+    ]
+    wire = [e for frame in frames for e in decode_events(frame).events]
+    events = [from_wire(e) for e in wire]
+    cached = VerifyKey(key.verify_key.encode())
+
+    def decode() -> None:
+        for frame in frames:
+            codec.decode(frame)
+
+    def convert() -> None:
+        for e in wire:
+            from_wire(e)
+
+    def shape() -> None:
+        for e in events:
+            check_shape(e)
+
+    def verify() -> None:
+        for e in events:
+            e.verify_signature()
+
+    def verify_cached() -> None:
+        for e in events:
+            cached.verify(e.signing_bytes(), e.sig)
+
+    def encode() -> None:
+        for i in range(0, MICRO_EVENTS, size):
+            codec.encode(Events(i, tuple(to_wire(e) for e in signed[i : i + size])))
+
+    out: dict[str, float] = {}
+    for name, fn in (
+        ("decode_frame_us", decode),
+        ("from_wire_us", convert),
+        ("check_shape_us", shape),
+        ("verify_signature_us", verify),
+        ("verify_key_reused_us", verify_cached),
+        ("sender_encode_frame_us", encode),
+    ):
+        fn()  # warm
+        rounds = 3
+        started = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        out[name] = (time.perf_counter() - started) / (rounds * MICRO_EVENTS) * 1e6
+    out["receive_total_us"] = sum(
+        out[k] for k in ("decode_frame_us", "from_wire_us", "check_shape_us", "verify_signature_us")
+    )
+    out["batch_events"] = size
+    out["window"] = SessionConfig().window
+    return out
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def measure(work: Path, args: argparse.Namespace, pyspy: Path | None) -> dict[str, Any]:
+    root = SigningKey.generate()
+    a_data = work / "a"
+    join(a_data, root)
+    log(f"  prefill A with {args.events:,} events, {args.prefill_batch:,} per write")
+    prefill_s = prefill(a_data, args.events, args.prefill_batch)
+    log(f"    {prefill_s:.1f} s ({ratio(args.events, prefill_s):,.0f} events/s)")
+    runs: list[CatchUp] = []
+    for i, transport in enumerate(args.transports):
+        log(f"  catch-up over {transport}: serve A, start a fresh B dialing it")
+        result = await catch_up(work, a_data, root, transport, i, args)
+        log(
+            f"    {result.events:,} events in {result.total_s:.2f} s ({result.rate:,.0f}/s)"
+            if result.completed
+            else f"    not completed: {result.error}"
+        )
+        runs.append(result)
+    profiles: list[CatchUp] = []
+    if pyspy is not None:
+        transport = args.profile_transport
+        log(f"  profile: {transport} catch-up again, py-spy --gil on B (receiver) and A (sender)")
+        profiles.append(await catch_up(work, a_data, root, transport, 10, args, pyspy, "gil"))
+        log(f"  profile: {transport} catch-up again, py-spy --idle (wall clock) on B and A")
+        profiles.append(await catch_up(work, a_data, root, transport, 11, args, pyspy, "wall"))
+    return {
+        "prefill_s": prefill_s,
+        "runs": runs,
+        "profile_runs": profiles,
+    }
+
+
+def build_report(
+    args: argparse.Namespace, work: Path, m: dict[str, Any], load: tuple[float, float]
+) -> dict[str, Any]:
+    runs: list[CatchUp] = m["runs"]
+    ws = next((r for r in runs if r.transport == "websocket"), None)
+    costs = per_event_costs()
+    return {
+        "events": args.events,
+        "prefill_seconds": round(m["prefill_s"], 2),
+        "prefill_rate": round(ratio(args.events, m["prefill_s"])),
+        "filesystem": filesystem_type(work),
+        "cpus": os.cpu_count(),
+        "load_average": {"before": load[0], "after": load[1]},
+        "session_config": asdict(SessionConfig()),
+        "runs": [{k: v for k, v in asdict(r).items() if k != "profile"} for r in runs],
+        "per_event_costs_us": {k: round(v, 2) for k, v in costs.items()},
+        "target": {
+            "what": "websocket catch-up events/s, from B's spawn to B holding all of A's log",
+            "minimum": TARGET_WS,
+            "measured": round(ws.rate) if ws else None,
+            "hit": bool(ws and ws.completed and ws.rate >= TARGET_WS),
+        },
+        "peer": "none: no other sync system to compare with on this machine",
+        "snapshot_path": "not measured: needs log compaction, which does not exist yet",
+        "profiles": [
+            {"transport": r.transport, "total_s": r.total_s, "rate": r.rate, **r.profile}
+            for r in m["profile_runs"]
+        ],
+    }
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    console = Console(width=150)
+    console.rule(f"Catch-up of {report['events']:,} events: a fresh node B syncs A's log")
+    console.print(
+        f"prefill of A (no server, synchronous=OFF, Node API): {report['prefill_seconds']:.1f} s "
+        f"({report['prefill_rate']:,}/s); {report['cpus']} CPUs, load average "
+        f"{report['load_average']['before']:.2f} before, {report['load_average']['after']:.2f} "
+        f"after; {report['filesystem']}; both nodes synchronous=FULL; session batches of "
+        f"{report['session_config']['batch_events']} events, window "
+        f"{report['session_config']['window']}"
+    )
+    table = Table(title="Catch-up (times from B's spawn; A served from its prefilled data dir)")
+    for col in (
+        "transport",
+        "events",
+        "B up s",
+        "1st event s",
+        "all held s",
+        "events/s",
+        "streaming/s",
+        "A CPU s",
+        "B CPU s (startup)",
+        "B CPU µs/event",
+        "A RSS MiB (peak)",
+        "B RSS MiB (peak)",
+    ):
+        table.add_column(col, justify="left" if col == "transport" else "right")
+    for r in report["runs"]:
+        if not r["completed"]:
+            table.add_row(r["transport"], f"{r['events']:,}", "", "", r["error"], *[""] * 7)
+            continue
+        table.add_row(
+            r["transport"],
+            f"{r['events']:,}",
+            f"{r['b_start_s']:.2f}",
+            f"{r['first_event_s']:.2f}",
+            f"{r['total_s']:.2f}",
+            f"{r['rate']:,.0f}",
+            f"{r['streaming_rate']:,.0f}",
+            f"{r['a_cpu_s']:.2f}",
+            f"{r['b_cpu_s']:.2f} ({r['b_cpu_startup_s']:.2f})",
+            f"{(r['b_cpu_s'] - r['b_cpu_startup_s']) / r['events'] * 1e6:.0f}",
+            f"{mib(r['a_rss_kib'])} ({mib(r['a_peak_rss_kib'])})",
+            f"{mib(r['b_rss_kib'])} ({mib(r['b_peak_rss_kib'])})",
+        )
+    console.print(table)
+    console.print(
+        "events/s = A's whole log at B's start / (spawn → all held); streaming/s = the same "
+        "events / (first event → all held). CPU: user + system of every thread over the catch-up "
+        "(B's includes its startup, in brackets; B CPU µs/event leaves the startup out). RSS at "
+        "completion, and the highest seen while polling (every poll); VmHWM: "
+        + ", ".join(
+            f"{r['transport']} A {mib(r['a_hwm_kib'])} / B {mib(r['b_hwm_kib'])} MiB"
+            for r in report["runs"]
+        )
+    )
+    for r in report["runs"]:
+        s = r["b_sync"]
+        console.print(
+            f"B's /health sync after {r['transport']}: sessions opened {s.get('sessions_opened')},"
+            f" closed {s.get('sessions_closed')}, peer faults {s.get('peer_faults')}, events "
+            f"received {s.get('events_received')}"
+        )
+    t = report["target"]
+    verdict = "HIT" if t["hit"] else "MISS"
+    measured = f"{t['measured']:,}/s" if t["measured"] is not None else "not run"
+    console.print(
+        f"[bold]Target[/]: {t['what']} ≥ {t['minimum']:,}/s: measured {measured} → "
+        f"[bold]{verdict}[/]"
+    )
+    console.print(f"Peer comparison: {report['peer']}.")
+    console.print(f"Snapshot path: {report['snapshot_path']}.")
+    c = report["per_event_costs_us"]
+    table = Table(title="Per-event CPU of the receive path, in-process (µs per event)")
+    table.add_column("step")
+    table.add_column("µs/event", justify="right")
+    table.add_column("ceiling alone (events/s, one core)", justify="right")
+    for name, label in (
+        ("decode_frame_us", f"CBOR decode of a {c['batch_events']:.0f}-event EVENTS frame"),
+        ("from_wire_us", "WireEvent -> Event"),
+        ("check_shape_us", "check_shape"),
+        ("verify_signature_us", "Ed25519 verify, new VerifyKey per event (as bridge.py)"),
+        ("verify_key_reused_us", "Ed25519 verify, one VerifyKey per origin (proposal)"),
+        ("receive_total_us", "receive total before SQLite (rows 1-4)"),
+        ("sender_encode_frame_us", "sender: to_wire + CBOR encode of a frame"),
+    ):
+        table.add_row(label, f"{c[name]:.2f}", f"{ratio(1e6, c[name]):,.0f}")
+    console.print(table)
+    budget = 1e6 / report["target"]["minimum"]
+    cores = report["cpus"] or 1
+    console.print(
+        f"At the target a receiver has {budget:.0f} µs of one core per event "
+        f"({budget * cores:.0f} µs if every one of the {cores} CPUs worked on it, the sender and "
+        f"the bench included); Ed25519 verification alone takes {c['verify_signature_us']:.0f} µs "
+        f"here, so per-event verification caps catch-up at "
+        f"≈{ratio(1e6, c['verify_signature_us']):,.0f}/s on one core and "
+        f"≈{ratio(1e6 * cores, c['verify_signature_us']):,.0f}/s on all {cores} (PyNaCl's cffi "
+        "calls release the GIL, so verification could run in parallel; today it runs in one "
+        "worker thread per session)."
+    )
+    for profile in report["profiles"]:
+        print_profiles(console, profile)
+
+
+def print_profiles(console: Console, profile: dict[str, Any]) -> None:
+    for who in ("receiver B", "sender A"):
+        p = profile.get(who)
+        if p is None:
+            continue
+        flag = "--idle (every thread, wall clock)" if "wall" in p else "--gil"
+        console.rule(
+            f"py-spy {flag}: {who} during a {profile['transport']} catch-up "
+            f"({profile['rate']:,.0f} events/s while sampled, {PROFILE_RATE} Hz, "
+            f"{p.get('seconds', 0):.1f} s sampled)"
+        )
+        if "error" in p:
+            console.print(f"[red]py-spy failed:[/] {p['error']}")
+            continue
+        if "wall" in p:
+            print_wall(console, p["wall"])
+            continue
+        print_profile_tables(console, p, inclusive=True)
+
+
+def print_wall(console: Console, wall: dict[str, Any]) -> None:
+    table = Table(title="Where each thread's wall time goes (share of wall, summed over threads)")
+    for col in ("thread (count)", "bucket", "share of wall"):
+        table.add_column(col, justify="right" if col == "share of wall" else "left")
+    for name, entry in wall.items():
+        for i, (bucket, share) in enumerate(entry["buckets"].items()):
+            label = f"{name} ({entry['threads']})" if i == 0 else ""
+            table.add_row(label, bucket, f"{share:.1%}")
+    console.print(table)
+
+
+# -- arguments ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events in A's log (100000)")
+    parser.add_argument("--million", action="store_true", help="1,000,000 events (overrides)")
+    parser.add_argument(
+        "--transports",
+        default="websocket,sse",
+        help="comma-separated, in order: websocket, sse (default both)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="most seconds per catch-up (default 60 + 1 s per 2,000 events)",
+    )
+    parser.add_argument(
+        "--poll", type=float, default=0.05, help="seconds between heads polls once events flow"
+    )
+    parser.add_argument(
+        "--prefill-batch", type=int, default=10_000, help="events per prefill write (10000)"
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=here, help="parent of the temporary directory (bench/)"
+    )
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for both `performer serve`, repeatable",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="two more catch-ups: py-spy --gil on both nodes, then py-spy --idle on both",
+    )
+    parser.add_argument(
+        "--profile-transport", default="websocket", choices=tuple(TRANSPORTS), help="(websocket)"
+    )
+    args = parser.parse_args(argv)
+    if args.million:
+        args.events = 1_000_000
+    args.transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    unknown = [t for t in args.transports if t not in TRANSPORTS]
+    if unknown or not args.transports:
+        parser.error(f"--transports: pick from {', '.join(TRANSPORTS)}")
+    if args.events < 1 or args.prefill_batch < 1 or args.poll <= 0 or args.timeout < 0:
+        parser.error("--events, --prefill-batch and --poll must be positive")
+    if not args.timeout:
+        args.timeout = 60 + math.ceil(args.events / 2000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pyspy = ensure_pyspy() if args.profile else None
+    args.dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-sync-", dir=args.dir))
+    report: dict[str, Any] = {}
+    try:
+        log(f"benchmarking in {work} ({filesystem_type(work)})")
+        load_before = os.getloadavg()[0]
+        measured = asyncio.run(measure(work, args, pyspy))
+        report = build_report(args, work, measured, (load_before, os.getloadavg()[0]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    emit(report, args.json, print_report)
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)
