@@ -156,6 +156,12 @@ SETTINGS: tuple[Setting, ...] = (
         "http://HOST:PORT for WebSocket, sse+http://HOST:PORT for SSE down + POST up",
     ),
     Setting("hub", str, None, "a hub to dial and keep syncing with (same URL forms as peer)"),
+    Setting(
+        "discovery",
+        bool,
+        True,
+        "find peers of the same cluster on the LAN (mDNS) and sync with them; --no-discovery",
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -196,6 +202,7 @@ class Settings:
     smtp_sender: str = "Performer <noreply@localhost>"
     peer: tuple[str, ...] = ()
     hub: str | None = None
+    discovery: bool = True
 
     @property
     def public_url(self) -> str:

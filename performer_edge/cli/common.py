@@ -44,6 +44,15 @@ def add_settings_flags(parser: argparse.ArgumentParser, names: Iterable[str] | N
             help=f"{setting.help} (default: {setting.default}; env {setting.env})",
             **extra,
         )
+        if setting.kind is bool:  # `--no-discovery` for `--discovery false`
+            parser.add_argument(
+                "--no-" + setting.flag.removeprefix("--"),
+                dest=setting.name,
+                action="store_const",
+                const=False,
+                default=argparse.SUPPRESS,
+                help=f"the same as {setting.flag} false",
+            )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

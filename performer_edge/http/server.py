@@ -11,6 +11,8 @@ from aiohttp import web
 from performer_edge.http.app import make_app
 from performer_edge.node import Node
 from performer_edge.peers.dialer import Dialer, configured_targets
+from performer_edge.peers.discovery import Discovery
+from performer_edge.peers.manager import PeerManager
 
 
 async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = None) -> None:
@@ -32,19 +34,40 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    discovery: Discovery | None = None
     try:
+        host, port = _bound_address(runner)
+        if peers is not None and dialer is not None and node.settings.discovery:
+            discovery = _discovery(node, peers, dialer, host, port)
+            await discovery.start()
         if on_ready is not None:
-            host, port = _bound_address(runner)
             on_ready(host, port)
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if discovery is not None:
+            await discovery.close()
         if peers is not None:
             await peers.close()  # says BYE to every peer
         if dialer is not None:
             await dialer.close()
         await runner.cleanup()
+
+
+def _discovery(node: Node, peers: PeerManager, dialer: Dialer, host: str, port: int) -> Discovery:
+    def connected(node_id: bytes) -> bool:
+        return any(c.peer_id == node_id for c in peers.connections)
+
+    return Discovery(
+        node.identity.public_key,
+        peers.local.cluster_id,
+        host,
+        port,
+        dial=dialer.add,
+        forget=dialer.forget,
+        connected=connected,
+    )
 
 
 def _bound_address(runner: web.AppRunner) -> tuple[str, int]:

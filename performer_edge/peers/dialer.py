@@ -93,6 +93,7 @@ class Dialer:
         self._rng = random.Random()
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._found: dict[str, asyncio.Task[None]] = {}  # discovered peers, by service name
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S)
@@ -102,10 +103,26 @@ class Dialer:
             for t in self.targets
         ]
 
-    async def close(self) -> None:
-        for task in self._tasks:
+    def add(self, name: str, url: str) -> None:
+        """Keep dialing a peer found on the LAN (discovery), until `forget(name)`."""
+        if name in self._found or self._http is None or self.manager.closing:
+            return
+        target = parse_target(url)
+        self._found[name] = asyncio.create_task(
+            self._keep_dialing(target), name=f"sync-dial-found-{target.given}"
+        )
+
+    def forget(self, name: str) -> None:
+        """Stop redialing a discovered peer (its announcement went away)."""
+        task = self._found.pop(name, None)
+        if task is not None:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = [*self._tasks, *self._found.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
 

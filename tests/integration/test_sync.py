@@ -1,5 +1,6 @@
 """Sync between real `performer serve` processes on 127.0.0.1, through the REST API.
 
+Discovery is off (`--no-discovery`): the topology is the one each test dials.
 A line A-B-C (A and C dial B through proxies the test can cut; no A-C link): rows written on
 each while cut off converge on all three through B. A hub with two edges over SSE converges.
 `performer peers` lists the hub's edges.
@@ -114,12 +115,12 @@ async def same_rows(rests: list[Rest], count: int) -> bool:
 
 async def test_a_line_of_three_converges_through_the_middle(serving: Any, tmp_path: Path) -> None:
     a_dir, b_dir, c_dir = members(tmp_path, "a", "b", "c")
-    b = serving(b_dir, "--migrations", str(tmp_path / "migrations"))
+    b = serving(b_dir, "--no-discovery", "--migrations", str(tmp_path / "migrations"))
     ab, cb = Proxy(int(b.url.rsplit(":", 1)[1])), Proxy(int(b.url.rsplit(":", 1)[1]))
     await ab.start()
     await cb.start()
-    a = serving(a_dir, "--peer", f"http://127.0.0.1:{ab.port}")
-    c = serving(c_dir, "--peer", f"http://127.0.0.1:{cb.port}")
+    a = serving(a_dir, "--no-discovery", "--peer", f"http://127.0.0.1:{ab.port}")
+    c = serving(c_dir, "--no-discovery", "--peer", f"http://127.0.0.1:{cb.port}")
     try:
         async with aiohttp.ClientSession() as http:
             ra, rb, rc = Rest(http, a), Rest(http, b), Rest(http, c)
@@ -149,9 +150,9 @@ async def test_a_line_of_three_converges_through_the_middle(serving: Any, tmp_pa
 
 async def test_a_hub_with_two_edges_over_sse(serving: Any, tmp_path: Path) -> None:
     hub_dir, e1_dir, e2_dir = members(tmp_path, "hub", "e1", "e2")
-    hub = serving(hub_dir, "--migrations", str(tmp_path / "migrations"))
-    e1 = serving(e1_dir, "--hub", f"sse+{hub.url}")
-    e2 = serving(e2_dir, "--hub", f"sse+{hub.url}")
+    hub = serving(hub_dir, "--no-discovery", "--migrations", str(tmp_path / "migrations"))
+    e1 = serving(e1_dir, "--no-discovery", "--hub", f"sse+{hub.url}")
+    e2 = serving(e2_dir, "--no-discovery", "--hub", f"sse+{hub.url}")
     async with aiohttp.ClientSession() as http:
         rests = [Rest(http, n) for n in (hub, e1, e2)]
         await wait_for(lambda: same_rows(rests, 0), "the schema to reach the edges")
