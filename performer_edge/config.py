@@ -162,6 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "find peers of the same cluster on the LAN (mDNS) and sync with them; --no-discovery",
     ),
+    Setting(
+        "cluster_join_rate_limit",
+        int,
+        20,
+        "cluster join attempts per IP per 5 minutes (POST /performer/v1/cluster/join)",
+        minimum=1,
+    ),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -203,6 +210,7 @@ class Settings:
     peer: tuple[str, ...] = ()
     hub: str | None = None
     discovery: bool = True
+    cluster_join_rate_limit: int = 20
 
     @property
     def public_url(self) -> str:

@@ -6,6 +6,7 @@ Transports (the HTTP server, later sync peers) receive a `Node`; nothing below i
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import apsw
@@ -24,9 +25,12 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
-from performer_edge.core.tokens import TokenKeys
+from performer_edge.core.tokens import TokenKeys, TrustedKeys
 from performer_edge.errors import DataDirError
 from performer_edge.peers import membership
+from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
+from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
+from performer_edge.peers.cluster_state import ClusterState
 from performer_edge.peers.manager import PeerManager
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
@@ -44,6 +48,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     ROW_EVENTS_SCHEMA,
     ROW_HIDDEN_SCHEMA,
     REST_PENDING_SCHEMA,
+    CLUSTER_SCHEMA,
 )
 
 
@@ -63,6 +68,7 @@ class Node:
         projections: Projections,
         auth: AuthComponent,
         rest: RestComponent,
+        cluster: ClusterState,
         peers: PeerManager | None = None,
     ) -> None:
         self.settings = settings
@@ -76,6 +82,7 @@ class Node:
         self.projections = projections
         self.auth = auth
         self.rest = rest
+        self.cluster = cluster  # membership, revoked keys, members' JWT keys (kept current)
         self.peers = peers  # None: this node belongs to no cluster and syncs with nobody
         self.version = __version__
         self.started_at = time.monotonic()
@@ -90,7 +97,10 @@ class Node:
         try:
             identity = data_dir.load_identity()
             cluster = membership.load(data_dir)
-            tokens = data_dir.load_token_keys(settings.jwt_secret)
+            # The members' JWT keys, learnt from `cluster.jwt_key` events as they commit.
+            ring = TrustedKeys()
+            tokens = replace(data_dir.load_token_keys(settings.jwt_secret), trusted=ring)
+            cluster_state = ClusterState(data_dir, identity, ring)
             api_keys = data_dir.api_keys(tokens)
             projections = Projections()
             projections.register(AUTH_PROJECTION)
@@ -104,13 +114,19 @@ class Node:
                     hooks[0].after_migration(conn, event, catalog)
 
             projections.register(make_projection(sync_tables))
+            projections.register(CLUSTER_PROJECTION)
             bus = EventBus(settings.bus_queue_size)
+
+            def committed(events: list[Any]) -> None:
+                cluster_state.on_commit(events)  # trust changes before subscribers see events
+                bus.publish(events)
+
             db = Database(
                 data_dir.db_path,
                 migrations=SCHEMA_STEPS,
                 synchronous=settings.synchronous,
                 max_group=settings.write_group_max,
-                on_commit=bus.publish,
+                on_commit=committed,
                 on_connect=install_functions,
             )
             try:
@@ -129,12 +145,11 @@ class Node:
             hooks.append(rest)
             db.run_exclusive(rest.load_tables)
             auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())
+            cluster_state.open(db, log, tokens)
             peers = None
             if cluster is not None:
-                # TODO(the `performer cluster` commands, invites and revocations, built in
-                # parallel in peers/cluster_state.py): pass its live revoked set here instead
-                # of an empty one, so revoked keys are refused at the handshake.
-                peers = PeerManager(db, log, bus, identity, cluster, revoked=set())
+                # The live revoked set: a revocation refuses the key at its next handshake.
+                peers = PeerManager(db, log, bus, identity, cluster, revoked=cluster_state.revoked)
         except BaseException:
             data_dir.release_lock()
             raise
@@ -150,6 +165,7 @@ class Node:
             projections,
             auth,
             rest,
+            cluster_state,
             peers,
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from performer_edge import __version__
 from performer_edge.cli import (
     auth_cmd,
+    cluster_cmd,
     events_cmd,
     init_cmd,
     keys_cmd,
@@ -33,6 +34,7 @@ COMMANDS = (
     replay_cmd,
     status_cmd,
     auth_cmd,
+    cluster_cmd,
     peers_cmd,
 )
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -62,6 +63,37 @@ def key_id(public: ec.EllipticCurvePublicKey) -> str:
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
+class TrustedKeys(Mapping[str, ec.EllipticCurvePublicKey]):
+    """A key ring that changes while the node runs: its cluster's members' public keys, learnt
+    from replicated events. `replace` swaps the whole ring at once (a reader on another thread
+    sees the old ring or the new one, never a mix) and bumps `generation`, so a cache of
+    verified tokens knows to forget what a dropped key signed. A key may carry an expiry (its
+    certificate's): past it, the key is no longer in the ring."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[ec.EllipticCurvePublicKey, float | None]] = {}
+        self.generation = 0
+
+    def replace(self, keys: Mapping[str, tuple[ec.EllipticCurvePublicKey, float | None]]) -> None:
+        """The new ring: kid -> (public key, expiry in epoch seconds or None)."""
+        self._keys = dict(keys)
+        self.generation += 1
+
+    def __getitem__(self, kid: str) -> ec.EllipticCurvePublicKey:
+        public, expires_at = self._keys[kid]
+        if expires_at is not None and time.time() >= expires_at:
+            raise KeyError(kid)
+        return public
+
+    def __iter__(self) -> Iterator[str]:
+        now = time.time()
+        ring = self._keys
+        return iter([kid for kid, (_, exp) in ring.items() if exp is None or now < exp])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass(frozen=True)
 class TokenKeys:
     """This node's signing key, an optional HS256 secret, and the public keys it trusts."""
@@ -73,6 +105,11 @@ class TokenKeys:
     @cached_property
     def kid(self) -> str:
         return key_id(self.signing_key.public_key())
+
+    @property
+    def trust_generation(self) -> int:
+        """Changes whenever a live key ring (`TrustedKeys`) changes; 0 for a fixed mapping."""
+        return self.trusted.generation if isinstance(self.trusted, TrustedKeys) else 0
 
     @property
     def algorithm(self) -> str:
@@ -137,8 +174,10 @@ class TokenKeys:
         own = self.signing_key.public_key()
         if kid is None or kid == self.kid:
             return own
-        if isinstance(kid, str) and kid in self.trusted:
-            return self.trusted[kid]
+        if isinstance(kid, str):
+            trusted = self.trusted.get(kid)
+            if trusted is not None:
+                return trusted
         raise Unauthorized(f"invalid JWT: unknown signing key {kid!r}", code="token_invalid")
 
     def _jwk(self, public: ec.EllipticCurvePublicKey) -> dict[str, str]:

@@ -8,6 +8,7 @@ from performer_edge.http import events_api, node_routes
 from performer_edge.http.appkeys import NODE
 from performer_edge.http.middleware import Cors, errors, make_principal, make_request_log
 from performer_edge.node import Node
+from performer_edge.peers import cluster_api
 from performer_edge.peers import routes as peer_routes
 
 
@@ -28,5 +29,6 @@ def make_app(node: Node) -> web.Application:
     events_api.register(app)
     node.auth.install(app)
     node.rest.install(app)
+    cluster_api.register(app)
     peer_routes.register(app)
     return app

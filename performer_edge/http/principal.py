@@ -56,16 +56,23 @@ class VerifiedTokens:
     """Claims of tokens already verified, so a long-lived API key is checked once, not per call.
 
     An ES256 verification costs ~300 µs; the cache keeps the claims and re-checks only `exp`.
-    Bounded: it is emptied when full. Tokens are keyed by their full text, so a forged token
-    can never hit an entry made by a genuine one.
+    Bounded: it is emptied when full, and when the trusted key ring changes (a cluster member
+    revoked). Tokens are keyed by their full text, so a forged token can never hit an entry made
+    by a genuine one.
     """
 
     def __init__(self, keys: TokenKeys, capacity: int = 4096) -> None:
         self.keys = keys
         self.capacity = capacity
         self._claims: dict[str, dict[str, Any]] = {}
+        self._generation = keys.trust_generation
 
     def verify(self, token: str) -> dict[str, Any]:
+        generation = self.keys.trust_generation
+        if generation != self._generation:
+            # The cluster's key ring changed (a member revoked): what its key signed is void.
+            self._claims.clear()
+            self._generation = generation
         claims = self._claims.get(token)
         if claims is not None:
             expires = claims.get("exp")

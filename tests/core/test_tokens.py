@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
 
-from performer_edge.core.tokens import TokenKeys, generate_es256_key, key_id
+from performer_edge.core.tokens import TokenKeys, TrustedKeys, generate_es256_key, key_id
 from performer_edge.errors import Unauthorized
 
 SUPABASE_DEMO_ANON = (
@@ -89,3 +90,18 @@ def test_kid_is_a_stable_thumbprint() -> None:
     key = generate_es256_key()
     assert key_id(key.public_key()) == TokenKeys(key).kid
     assert len(TokenKeys(key).kid) == 43
+
+
+def test_a_live_key_ring_changes_what_verifies_and_honours_expiry() -> None:
+    ring = TrustedKeys()
+    ours = replace(TokenKeys(generate_es256_key()), trusted=ring)
+    theirs = TokenKeys(generate_es256_key())
+    token = theirs.sign({"role": "authenticated", "sub": "u1"})
+    generation = ours.trust_generation
+    ring.replace({theirs.kid: (theirs.signing_key.public_key(), None)})
+    assert ours.verify(token)["sub"] == "u1" and ours.trust_generation != generation
+    assert [k["kid"] for k in ours.jwks()["keys"]] == [ours.kid, theirs.kid]
+    ring.replace({theirs.kid: (theirs.signing_key.public_key(), time.time() - 1)})
+    with pytest.raises(Unauthorized, match="unknown signing key"):
+        ours.verify(token)
+    assert len(ring) == 0 and [k["kid"] for k in ours.jwks()["keys"]] == [ours.kid]
