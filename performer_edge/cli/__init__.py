@@ -21,6 +21,7 @@ from performer_edge.cli import (
     replay_cmd,
     serve_cmd,
     status_cmd,
+    sync_cmd,
 )
 from performer_edge.cli.common import fail
 from performer_edge.errors import ConfigError, PerformerError
@@ -36,6 +37,7 @@ COMMANDS = (
     auth_cmd,
     cluster_cmd,
     peers_cmd,
+    sync_cmd,
 )
 
 

@@ -29,6 +29,19 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    answer = fetch_peers(args)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif not answer["syncing"]:
+        print("this node belongs to no cluster: it syncs with nobody")
+    else:
+        print_table(answer)
+    return 0
+
+
+def fetch_peers(args: argparse.Namespace) -> dict[str, Any]:
+    """The running node's answer to `GET /performer/v1/peers` (PerformerError when no node
+    answers at the configured host and port)."""
     settings = settings_from(args)
     data_dir = DataDir(settings.data)
     data_dir.require_initialized()
@@ -38,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     request = urllib.request.Request(url, headers={"apikey": key, "Authorization": f"Bearer {key}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise PerformerError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from exc
     except (urllib.error.URLError, OSError) as exc:
@@ -46,13 +59,7 @@ def run(args: argparse.Namespace) -> int:
             f"no node answers at {url} ({exc}); is `performer serve` running there? "
             "(give --host and --port)"
         ) from exc
-    if args.json:
-        print(json.dumps(answer, indent=2))
-    elif not answer["syncing"]:
-        print("this node belongs to no cluster: it syncs with nobody")
-    else:
-        print_table(answer)
-    return 0
+    return answer
 
 
 def print_table(answer: dict[str, Any]) -> None:
