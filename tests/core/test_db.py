@@ -68,8 +68,14 @@ def test_a_failing_request_does_not_take_its_group_down(tmp_path: Path) -> None:
 def test_requests_waiting_together_commit_together(tmp_path: Path) -> None:
     commits: list[list[object]] = []
     db = open_db(tmp_path / "a.db", on_commit=commits.append)
-    gate = threading.Event()
-    blocker = db.submit(lambda tx: gate.wait(5))
+    gate, running = threading.Event(), threading.Event()
+
+    def block(tx: WriteTx) -> bool:
+        running.set()
+        return gate.wait(5)
+
+    blocker = db.submit(block)
+    assert running.wait(10)  # the writer holds the blocker alone: the rest queue behind it
     futures = [db.submit(put(f"k{i}", "v")) for i in range(50)]
     gate.set()
     blocker.result()

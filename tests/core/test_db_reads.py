@@ -67,6 +67,7 @@ async def test_a_cancelled_read_does_not_disturb_the_next(tmp_path: Path) -> Non
 
 
 async def test_close_answers_queued_reads_and_refuses_new_ones(tmp_path: Path) -> None:
+    before = set(threading.enumerate())
     db = Database(tmp_path / "a.db", readers=1)
     release = threading.Event()
     first = asyncio.create_task(db.read(lambda conn: release.wait(10)))
@@ -80,4 +81,5 @@ async def test_close_answers_queued_reads_and_refuses_new_ones(tmp_path: Path) -
     assert await queued == "queued"
     with pytest.raises(Unavailable):
         await db.read(lambda conn: 1)
-    assert not any(t.name.startswith("performer-reader") for t in threading.enumerate())
+    mine = set(threading.enumerate()) - before
+    assert not any(t.name.startswith("performer-reader") for t in mine)
