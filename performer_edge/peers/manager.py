@@ -24,6 +24,7 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.errors import Unavailable
 from performer_edge.peers.bridge import SessionHost
+from performer_edge.peers.cluster_events import REVOKED
 from performer_edge.peers.connection import Link, PeerConnection
 from performer_edge.peers.membership import Membership
 from performer_edge.peers.trust import ClusterTrust
@@ -79,6 +80,7 @@ class PeerManager:
         self.sessions_opened = 0
         self.sessions_closed = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._closers: set[asyncio.Task[None]] = set()
         self._closing = False
 
     # -- life --------------------------------------------------------------------------------
@@ -201,12 +203,28 @@ class PeerManager:
             subscription = self.bus.subscribe("sync-peers")
             try:
                 while True:
-                    await subscription.get()
+                    event = await subscription.get()
+                    if event.kind == REVOKED:
+                        self._drop_revoked()
                     self._poke_all()
             except SubscriptionDropped:
-                self._poke_all()  # fell behind: the vector says what is new anyway
+                self._drop_revoked()  # fell behind: a revocation may be among what it missed
+                self._poke_all()  # the vector says what is new anyway
             finally:
                 subscription.close()
+
+    def _drop_revoked(self) -> None:
+        """A revocation committed (appended here or received): end the sessions of revoked
+        keys now, not at their next handshake. The trust policy's set is already current (the
+        node updates it on commit, before the bus hears of the event)."""
+        for connection in list(self.connections):
+            peer_id = connection.peer_id
+            if peer_id is None or peer_id not in self.trust.revoked:
+                continue
+            log.warning("sync peer %s is revoked: ending its session", peer_id.hex())
+            task = asyncio.create_task(connection.close("your node key is revoked"))
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
 
     def _poke_all(self) -> None:
         for connection in self.connections:
