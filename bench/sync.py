@@ -40,14 +40,11 @@ import asyncio
 import functools
 import math
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,9 +71,8 @@ from common import emit, log, ratio, run_script  # noqa: E402
 from event_log_report import PAYLOAD  # noqa: E402
 from load import process_cpu_seconds, process_memory  # noqa: E402
 from nacl.signing import SigningKey, VerifyKey  # noqa: E402
-from pyspy import PROFILE_RATE, print_profile_tables, summarize_pyspy  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from sync_profile import start_pyspy, stop_pyspy  # noqa: E402
+from sync_report import print_report  # noqa: E402
 
 from performer_edge.config import Settings  # noqa: E402
 from performer_edge.core.datadir import DataDir  # noqa: E402
@@ -93,25 +89,6 @@ TRANSPORTS = {"websocket": "http://", "sse": "sse+http://"}
 START_TIMEOUT_S = 60.0
 FIRST_POLL_S = 0.01  # poll interval until B holds its first event
 MICRO_EVENTS = 2048
-
-# Where GIL-held samples go, by the first rule found in the stack (py-spy frames name the file).
-PROFILE_BUCKETS: tuple[tuple[str, str], ...] = (
-    ("Ed25519 verify per event (bridge.refusal)", "verify_signature"),
-    ("shape check per event", "check_shape"),
-    ("ingest: INSERT + projections (writer)", "core/log.py"),
-    ("group commit machinery, COMMIT (db.py)", "core/db.py"),
-    ("event bus publish / subscribers", "core/bus.py"),
-    ("frame CBOR decode/encode (sync/codec.py)", "sync/codec.py"),
-    ("read_missing + to_wire (sender)", "peers/bridge.py"),
-    ("session state machine (sync/session.py)", "sync/session.py"),
-    ("connection driver, thread hop (connection.py)", "peers/connection.py"),
-    ("SSE transport", "transport_sse"),
-    ("WebSocket transport", "transport_ws"),
-    ("heads poll (bench's own requests)", "events_api.py"),
-    ("aiohttp: frames, HTTP", "aiohttp/"),
-    ("asyncio event loop", "asyncio/"),
-    ("thread pool (to_thread)", "concurrent/futures"),
-)
 
 
 # -- setup: a cluster and a prefilled log -------------------------------------------------------
@@ -325,100 +302,6 @@ async def catch_up(
         a.stop()
 
 
-def start_pyspy(
-    pyspy: Path, pid: int, out: Path, name: str, mode: str
-) -> tuple[str, subprocess.Popen[bytes], Path, float]:
-    """py-spy record on `pid` until SIGINT (it then writes the raw stacks). Mode "gil": only the
-    thread holding the GIL; "wall": every thread at every tick, idle or not (`--idle`)."""
-    command = [
-        str(pyspy),
-        "record",
-        "--pid",
-        str(pid),
-        "--rate",
-        str(PROFILE_RATE),
-        "--format",
-        "raw",
-        "--threads",
-        "--gil" if mode == "gil" else "--idle",
-        "--output",
-        str(out),
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return name, proc, out, time.monotonic()
-
-
-async def stop_pyspy(spy: list[Any], mode: str) -> dict[str, Any]:
-    proc, out, started = spy
-    assert isinstance(proc, subprocess.Popen)
-    seconds = time.monotonic() - started
-    proc.send_signal(signal.SIGINT)
-    try:
-        output, _ = await asyncio.to_thread(proc.communicate, None, 30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-    if not out.exists():
-        said = (output or b"").decode(errors="replace").strip()[-500:]
-        return {"error": said or f"no samples after {seconds:.2f} s (the catch-up was too short)"}
-    raw = out.read_text()
-    ticks = seconds * PROFILE_RATE
-    summary = summarize_pyspy(raw, ticks, PROFILE_BUCKETS) if mode == "gil" else {}
-    if mode == "wall":
-        summary["wall"] = wall_profile(raw, ticks)
-    summary["seconds"] = seconds
-    return summary
-
-
-# What each thread of the receiver spends wall time on, GIL or not, idle included (py-spy --idle).
-WALL_BUCKETS: tuple[tuple[str, str], ...] = (
-    ("Ed25519 verify (C, GIL released)", "verify_signature"),
-    ("waiting for its batch's durable commit (write_sync)", "write_sync"),
-    ("read_missing: the sender's Fetch (SQLite + row_to_event)", "read_missing"),
-    ("shape check", "check_shape"),
-    ("frame CBOR decode/encode (codec.py)", "sync/codec.py"),
-    ("ingest: INSERT + projections", "ingest_batch"),
-    ("other session work (session.py, bridge.py)", "peers/connection.py"),
-    ("BEGIN/COMMIT incl. fsync, group machinery", "_run_group"),
-    ("idle: writer waiting for writes", "Database._run ("),
-    ("HTTP requests (the bench's heads polls)", "events_api.py"),
-    ("reads: heads polls, the log's vector", "core/log.py"),
-    ("idle: reader waiting for reads", "_serve_reads"),
-    ("idle: event loop in epoll", "selectors.py"),
-    ("event loop: aiohttp", "aiohttp/"),
-    ("event loop: asyncio", "asyncio/"),
-    ("idle: thread-pool worker waiting for work", "concurrent/futures/thread.py"),
-)
-
-
-def wall_profile(raw: str, ticks: float) -> dict[str, Any]:
-    """Per thread name: how many threads, and each bucket's share of wall time (summed over the
-    threads of that name, so a pool of idle workers can exceed 100%)."""
-    per: dict[str, Counter[str]] = {}
-    ids: dict[str, set[str]] = {}
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        frames = stack.split(";")
-        match = re.match(r"^thread \((\w+)\): (.*)$", frames[0])
-        tid, name = (match.group(1), match.group(2)) if match else ("?", frames[0])
-        name = re.sub(r"_\d+$", "", name)
-        joined = ";".join(frames[1:])
-        label = next((b for b, pattern in WALL_BUCKETS if pattern in joined), "other")
-        if label == "other" and frames[1:]:
-            label = f"other: {frames[-1]}"
-        per.setdefault(name, Counter())[label] += int(count_text)
-        ids.setdefault(name, set()).add(tid)
-    return {
-        name: {
-            "threads": len(ids[name]),
-            "buckets": {b: n / ticks for b, n in counter.most_common(8) if ticks},
-        }
-        for name, counter in sorted(per.items(), key=lambda kv: -sum(kv[1].values()))
-    }
-
-
 # -- per-event costs of the receive path, in-process ---------------------------------------
 
 
@@ -552,145 +435,6 @@ def build_report(
             for r in m["profile_runs"]
         ],
     }
-
-
-def mib(kib: int) -> str:
-    return f"{kib / 1024:,.0f}"
-
-
-def print_report(report: dict[str, Any]) -> None:
-    console = Console(width=150)
-    console.rule(f"Catch-up of {report['events']:,} events: a fresh node B syncs A's log")
-    console.print(
-        f"prefill of A (no server, synchronous=OFF, Node API): {report['prefill_seconds']:.1f} s "
-        f"({report['prefill_rate']:,}/s); {report['cpus']} CPUs, load average "
-        f"{report['load_average']['before']:.2f} before, {report['load_average']['after']:.2f} "
-        f"after; {report['filesystem']}; both nodes synchronous=FULL; session batches of "
-        f"{report['session_config']['batch_events']} events, window "
-        f"{report['session_config']['window']}"
-    )
-    table = Table(title="Catch-up (times from B's spawn; A served from its prefilled data dir)")
-    for col in (
-        "transport",
-        "events",
-        "B up s",
-        "1st event s",
-        "all held s",
-        "events/s",
-        "streaming/s",
-        "A CPU s",
-        "B CPU s (startup)",
-        "B CPU µs/event",
-        "A RSS MiB (peak)",
-        "B RSS MiB (peak)",
-    ):
-        table.add_column(col, justify="left" if col == "transport" else "right")
-    for r in report["runs"]:
-        if not r["completed"]:
-            table.add_row(r["transport"], f"{r['events']:,}", "", "", r["error"], *[""] * 7)
-            continue
-        table.add_row(
-            r["transport"],
-            f"{r['events']:,}",
-            f"{r['b_start_s']:.2f}",
-            f"{r['first_event_s']:.2f}",
-            f"{r['total_s']:.2f}",
-            f"{r['rate']:,.0f}",
-            f"{r['streaming_rate']:,.0f}",
-            f"{r['a_cpu_s']:.2f}",
-            f"{r['b_cpu_s']:.2f} ({r['b_cpu_startup_s']:.2f})",
-            f"{(r['b_cpu_s'] - r['b_cpu_startup_s']) / r['events'] * 1e6:.0f}",
-            f"{mib(r['a_rss_kib'])} ({mib(r['a_peak_rss_kib'])})",
-            f"{mib(r['b_rss_kib'])} ({mib(r['b_peak_rss_kib'])})",
-        )
-    console.print(table)
-    console.print(
-        "events/s = A's whole log at B's start / (spawn → all held); streaming/s = the same "
-        "events / (first event → all held). CPU: user + system of every thread over the catch-up "
-        "(B's includes its startup, in brackets; B CPU µs/event leaves the startup out). RSS at "
-        "completion, and the highest seen while polling (every poll); VmHWM: "
-        + ", ".join(
-            f"{r['transport']} A {mib(r['a_hwm_kib'])} / B {mib(r['b_hwm_kib'])} MiB"
-            for r in report["runs"]
-        )
-    )
-    for r in report["runs"]:
-        s = r["b_sync"]
-        console.print(
-            f"B's /health sync after {r['transport']}: sessions opened {s.get('sessions_opened')},"
-            f" closed {s.get('sessions_closed')}, peer faults {s.get('peer_faults')}, events "
-            f"received {s.get('events_received')}"
-        )
-    t = report["target"]
-    verdict = "HIT" if t["hit"] else "MISS"
-    measured = f"{t['measured']:,}/s" if t["measured"] is not None else "not run"
-    console.print(
-        f"[bold]Target[/]: {t['what']} ≥ {t['minimum']:,}/s: measured {measured} → "
-        f"[bold]{verdict}[/]"
-    )
-    console.print(f"Peer comparison: {report['peer']}.")
-    console.print(f"Snapshot path: {report['snapshot_path']}.")
-    c = report["per_event_costs_us"]
-    table = Table(title="Per-event CPU of the receive path, in-process (µs per event)")
-    table.add_column("step")
-    table.add_column("µs/event", justify="right")
-    table.add_column("ceiling alone (events/s, one core)", justify="right")
-    for name, label in (
-        ("decode_frame_us", f"CBOR decode of a {c['batch_events']:.0f}-event EVENTS frame"),
-        ("from_wire_us", "WireEvent -> Event"),
-        ("check_shape_us", "check_shape"),
-        ("verify_signature_us", "Ed25519 verify, new VerifyKey per event (as bridge.py)"),
-        ("verify_key_reused_us", "Ed25519 verify, one VerifyKey per origin (proposal)"),
-        ("receive_total_us", "receive total before SQLite (rows 1-4)"),
-        ("sender_encode_frame_us", "sender: to_wire + CBOR encode of a frame"),
-    ):
-        table.add_row(label, f"{c[name]:.2f}", f"{ratio(1e6, c[name]):,.0f}")
-    console.print(table)
-    budget = 1e6 / report["target"]["minimum"]
-    cores = report["cpus"] or 1
-    console.print(
-        f"At the target a receiver has {budget:.0f} µs of one core per event "
-        f"({budget * cores:.0f} µs if every one of the {cores} CPUs worked on it, the sender and "
-        f"the bench included); Ed25519 verification alone takes {c['verify_signature_us']:.0f} µs "
-        f"here, so per-event verification caps catch-up at "
-        f"≈{ratio(1e6, c['verify_signature_us']):,.0f}/s on one core and "
-        f"≈{ratio(1e6 * cores, c['verify_signature_us']):,.0f}/s on all {cores} (PyNaCl's cffi "
-        "calls release the GIL, so verification could run in parallel; today it runs in one "
-        "worker thread per session)."
-    )
-    for profile in report["profiles"]:
-        print_profiles(console, profile)
-
-
-def print_profiles(console: Console, profile: dict[str, Any]) -> None:
-    for who in ("receiver B", "sender A"):
-        p = profile.get(who)
-        if p is None:
-            continue
-        flag = "--idle (every thread, wall clock)" if "wall" in p else "--gil"
-        console.rule(
-            f"py-spy {flag}: {who} during a {profile['transport']} catch-up "
-            f"({profile['rate']:,.0f} events/s while sampled, {PROFILE_RATE} Hz, "
-            f"{p.get('seconds', 0):.1f} s sampled)"
-        )
-        if "error" in p:
-            console.print(f"[red]py-spy failed:[/] {p['error']}")
-            continue
-        if "wall" in p:
-            print_wall(console, p["wall"])
-            continue
-        print_profile_tables(console, p, inclusive=True)
-
-
-def print_wall(console: Console, wall: dict[str, Any]) -> None:
-    table = Table(title="Where each thread's wall time goes (share of wall, summed over threads)")
-    for col in ("thread (count)", "bucket", "share of wall"):
-        table.add_column(col, justify="right" if col == "share of wall" else "left")
-    for name, entry in wall.items():
-        for i, (bucket, share) in enumerate(entry["buckets"].items()):
-            label = f"{name} ({entry['threads']})" if i == 0 else ""
-            table.add_row(label, bucket, f"{share:.1%}")
-    console.print(table)
 
 
 # -- arguments ---------------------------------------------------------------------------------
