@@ -5,8 +5,9 @@ dropped connections (frames in flight lost), heals, node restarts from disk and 
 different paths and after reconnections (duplicates), and in different orders (reordering).
 
 After each full heal (a random line through every node, so most events are relayed) the
-network is drained and checked: identical logs, identical tables and conflicts, and every write
-a node acknowledged present on every node (Jepsen's set-full check)."""
+network is drained and checked: identical logs, identical tables, conflicts and hidden rows (a
+UNIQUE column with few values makes merged rows collide), and every write a node acknowledged
+present on every node (Jepsen's set-full check)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter, iter_all
 from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.errors import PerformerError
 from performer_edge.peers.bridge import SessionHost
 from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
@@ -31,7 +33,7 @@ from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from sync.session import LocalNode, Session, SessionConfig
 
 CLUSTER = b"simulation"
-ITEMS = "CREATE TABLE items(id INTEGER PRIMARY KEY, a, b)"
+ITEMS = "CREATE TABLE items(id INTEGER PRIMARY KEY, a, b, u UNIQUE)"  # u: few values, collisions
 CONFIG = SessionConfig(batch_events=8, window=2, ping_interval=10, dead_after=60)
 
 
@@ -41,6 +43,7 @@ class SimNode:
         self.key = SigningKey(bytes([index + 1]) * 32)
         self.path = directory / f"node{index}.db"
         self.acked: set[tuple[bytes, int]] = set()
+        self.refused = 0
         self.restarts = 0
         self._open()
 
@@ -50,7 +53,7 @@ class SimNode:
 
     def _open(self) -> None:
         self.rows = RowStore()
-        self.rows.table("items", ["id"], ["a", "b"])
+        self.rows.table("items", ["id"], ["a", "b", "u"])
         projections = Projections()
         projections.register(self.rows.projection)
         migrations = (*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ROW_HIDDEN_SCHEMA, ITEMS)
@@ -71,8 +74,9 @@ class SimNode:
     def write(self, rng: random.Random) -> None:
         """Insert, update or delete one of a few rows (so nodes often touch the same ones)."""
         row_id = rng.randrange(6)
-        value = rng.choice(["x", "y", 1, 2.5, None, b"\x00"])
-        column = rng.choice(["a", "b"])
+        column = rng.choice(["a", "b", "u"])
+        choices = ["p", "q", "r", None] if column == "u" else ["x", "y", 1, 2.5, None, b"\x00"]
+        value = rng.choice(choices)
 
         def request(tx: WriteTx) -> tuple[bytes, int]:
             conn = tx.conn
@@ -85,7 +89,10 @@ class SimNode:
                 planned = self.rows.plan_update(conn, "items", {"id": row_id}, {column: value})
             return self.rows.append(tx, self.log, planned)[0].key
 
-        self.acked.add(self.db.write_sync(request))
+        try:
+            self.acked.add(self.db.write_sync(request))
+        except PerformerError:  # refused here (a taken unique value, a hidden row)
+            self.refused += 1  # not acknowledged, so not owed to anyone
 
     def state(self) -> dict[str, Any]:
         def read(conn: Any) -> dict[str, Any]:
@@ -93,6 +100,7 @@ class SimNode:
                 "events": sorted((e.origin, e.seq, e.sig) for e in iter_all(conn)),
                 "items": conn.execute("SELECT * FROM items ORDER BY id").fetchall(),
                 "conflicts": sorted(conn.execute("SELECT * FROM row_conflicts").fetchall()),
+                "hidden": sorted(conn.execute("SELECT tbl, pk FROM row_hidden").fetchall()),
             }
 
         return self.db.read_sync(read)
@@ -116,7 +124,14 @@ class Network:
         self.nodes = [SimNode(i, directory) for i in range(size)]
         self.links: dict[tuple[int, int], Connection] = {}
         self.now = 0.0
-        self.stats = {"writes": 0, "drops": 0, "heals": 0, "restarts": 0, "frames": 0}
+        self.stats = {
+            "writes": 0,
+            "drops": 0,
+            "heals": 0,
+            "restarts": 0,
+            "frames": 0,
+            "hidden": 0,  # rows hidden by a merge, summed over checks
+        }
 
     def close(self) -> None:
         for node in self.nodes:
@@ -245,3 +260,4 @@ class Network:
             lost = acked - held
             assert not lost, f"node {node.index} lacks {len(lost)} acknowledged events"
             assert state == states[0], f"node {node.index} differs from node 0"
+        self.stats["hidden"] += len(states[0]["hidden"])
