@@ -25,8 +25,6 @@ from typing import Any, Final
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from performer_edge.peers.dialer import parse_target
-
 log = logging.getLogger("performer.peers.discovery")
 
 SERVICE_TYPE: Final = "_performer-sync._tcp.local."
@@ -145,7 +143,7 @@ class Discovery:
         addresses = info.parsed_addresses(IPVersion.V4Only)
         if theirs is None or not addresses or info.port is None or self._connected(theirs):
             return
-        url = str(parse_target(f"http://{addresses[0]}:{info.port}").given)
+        url = f"http://{addresses[0]}:{info.port}"
         self.found[name] = theirs
         log.info("discovery: found %s at %s; dialing", theirs.hex()[:12], url)
         self._dial(name, url)

@@ -71,7 +71,9 @@ def apply_to_table(
         return _with_revived(conn, spec, change, key)
     current = row_tables.select_row(conn, name, key) if before is not None else None
     if current is None:  # newly visible, or hidden until now
-        placed = _write(conn, spec, key, after, local, removed, lambda: _insert(conn, name, after))
+        placed = _write(
+            conn, spec, key, after, local, removed, row_constraints.inserter(conn, name, after)
+        )
         if placed is None:
             change = RowChange(name, RowOp.NONE)
         else:
@@ -100,10 +102,6 @@ def apply_to_table(
     # Even an unchanged value may have been claimed anew (a later write of it): a hidden row
     # claiming it earlier now takes it.
     return _settled(conn, spec, change, removed, key)
-
-
-def _insert(conn: apsw.Connection, name: str, record: Record) -> dict[str, SqlValue]:
-    return row_tables.insert_row(conn, name, record)
 
 
 def _write(
