@@ -24,7 +24,7 @@ from performer_edge.core.events import Event, encode_checked
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
-from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.core.schema import CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
 from performer_edge.core.tokens import TokenKeys, TrustedKeys
 from performer_edge.errors import DataDirError
 from performer_edge.peers import membership
@@ -49,6 +49,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     ROW_HIDDEN_SCHEMA,
     REST_PENDING_SCHEMA,
     CLUSTER_SCHEMA,
+    LOG_HORIZON_SCHEMA,
 )
 
 

@@ -33,3 +33,12 @@ CORE_MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
 )
+
+# The compaction horizon: events of `origin` up to `seq` were folded into a snapshot and may be
+# gone from `events`; the log holds that origin's events after it, densely.
+LOG_HORIZON_SCHEMA = """
+CREATE TABLE log_horizon(
+    origin BLOB PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
