@@ -39,6 +39,9 @@ from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_projection
+from performer_edge.storage import store as storage_store
+from performer_edge.storage.component import StorageComponent
+from performer_edge.storage.schema import STORAGE_SCHEMA
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -50,6 +53,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     REST_PENDING_SCHEMA,
     CLUSTER_SCHEMA,
     LOG_HORIZON_SCHEMA,
+    STORAGE_SCHEMA,
 )
 
 
@@ -71,6 +75,8 @@ class Node:
         rest: RestComponent,
         cluster: ClusterState,
         peers: PeerManager | None = None,
+        *,
+        storage: StorageComponent,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -85,6 +91,7 @@ class Node:
         self.rest = rest
         self.cluster = cluster  # membership, revoked keys, members' JWT keys (kept current)
         self.peers = peers  # None: this node belongs to no cluster and syncs with nobody
+        self.storage = storage
         self.version = __version__
         self.started_at = time.monotonic()
 
@@ -113,9 +120,11 @@ class Node:
             def sync_tables(conn: apsw.Connection, event: Event, catalog: Catalog) -> None:
                 if hooks:  # the component exists once db and log do; it then loads the rest
                     hooks[0].after_migration(conn, event, catalog)
+                storage_store.stamp_seeded_buckets(conn, event)  # `insert into storage.buckets`
 
             projections.register(make_projection(sync_tables))
             projections.register(CLUSTER_PROJECTION)
+            projections.register(storage_store.PROJECTION)
             bus = EventBus(settings.bus_queue_size)
 
             def committed(events: list[Any]) -> None:
@@ -146,6 +155,14 @@ class Node:
             hooks.append(rest)
             db.run_exclusive(rest.load_tables)
             auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())
+            storage = StorageComponent.build(
+                db,
+                log,
+                data_dir.root,
+                tokens,
+                rest.catalog.get,
+                max_file_bytes=settings.max_body_bytes,
+            )
             cluster_state.open(db, log, tokens)
             peers = None
             if cluster is not None:
@@ -168,6 +185,7 @@ class Node:
             rest,
             cluster_state,
             peers,
+            storage=storage,
         )
 
     @property

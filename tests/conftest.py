@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -118,6 +120,29 @@ def start_serving(data: Path, *extra: str, timeout: float = 60) -> RunningNode:
     proc.kill()
     proc.wait(10)
     raise AssertionError(f"node did not start: {''.join(lines)}\n{log_path.read_text()}")
+
+
+def serve_module(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *extra: str
+) -> Iterator[RunningNode]:
+    """A node shared by one test module: `yield from` it in a module-scoped fixture."""
+    running = start_serving(tmp_path_factory.mktemp(name) / "data", *extra)
+    yield running
+    running.stop()
+    if running.proc.stdout is not None:
+        running.proc.stdout.close()
+
+
+def signed_up(node: RunningNode, password: str = "correct-horse-1") -> tuple[Any, str]:
+    """A supabase-py client signed up as a new user (its requests carry the user's JWT), and
+    the user's id."""
+    from supabase import create_client
+
+    client = create_client(node.url, node.key("anon"))
+    email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+    response = client.auth.sign_up({"email": email, "password": password})
+    assert response.user is not None
+    return client, response.user.id
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ def make_app(node: Node) -> web.Application:
     events_api.register(app)
     node.auth.install(app)
     node.rest.install(app)
+    node.storage.install(app)
     cluster_api.register(app)
     peer_routes.register(app)
     return app

@@ -66,6 +66,9 @@ STATUS_BY_CODE = {
     "23505": 409,
     "23503": 409,
     "42883": 404,
+    # Storage's codes whose logical status is not their class's.
+    "InvalidMimeType": 415,
+    "InvalidRange": 416,
 }
 
 POSTGREST_CODES = {
@@ -83,6 +86,15 @@ STORAGE_CODES = {
     "invalid_api_key": "InvalidJWT",
     "no_api_key": "InvalidJWT",
     "not_found": "NoSuchKey",
+}
+# The `error` field storage-api sends for a code, where it is not the status's name. storage3's
+# `exists()` reads `error == "not_found"` as "no such object".
+STORAGE_ERROR_NAMES = {
+    "NoSuchKey": "not_found",
+    "NoSuchBucket": "Bucket not found",
+    "InvalidJWT": "InvalidJWT",
+    "InvalidMimeType": "invalid_mime_type",
+    "AccessDenied": "Unauthorized",
 }
 FUNCTIONS_CODES = {
     "token_invalid": "UNAUTHORIZED_INVALID_JWT",
@@ -151,12 +163,17 @@ def error_response(path: str, error: PerformerError) -> web.Response:
         headers["X-Supabase-Api-Version"] = GOTRUE_API_VERSION
         headers["x-sb-error-code"] = gotrue_code
     elif family == "storage":
+        storage_code = STORAGE_CODES.get(code, code)
         body = {
             "statusCode": str(status),
-            "code": STORAGE_CODES.get(code, code),
-            "error": _storage_error_name(status),
+            "code": storage_code,
+            "error": STORAGE_ERROR_NAMES.get(storage_code) or _storage_error_name(status),
             "message": error.message,
         }
+        # storage-api answers HTTP 400 with the logical status in `statusCode`; credentials
+        # refused at the gateway keep their 401, server failures their 5xx.
+        if 400 <= status < 500 and status != 401:
+            status = 400
     elif family == "functions":
         body = {"code": FUNCTIONS_CODES.get(code, code), "message": error.message}
         body["error"] = error.message

@@ -11,25 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningNode, performer_command, start_serving
+from conftest import RunningNode, performer_command, serve_module, signed_up, start_serving
 from postgrest.exceptions import APIError
 from supabase import Client, create_client
 
 pytestmark = pytest.mark.network
 
 MIGRATIONS = Path(__file__).parent / "api_migrations"
-PASSWORD = "correct-horse-1"
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    running = start_serving(
-        tmp_path_factory.mktemp("rest") / "data", "--migrations", str(MIGRATIONS)
-    )
-    yield running
-    running.stop()
-    if running.proc.stdout is not None:
-        running.proc.stdout.close()
+    yield from serve_module(tmp_path_factory, "rest", "--migrations", str(MIGRATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +33,6 @@ def service(node: RunningNode) -> Client:
 @pytest.fixture(scope="module")
 def anon(node: RunningNode) -> Client:
     return create_client(node.url, node.key("anon"))
-
-
-def signed_up(node: RunningNode) -> tuple[Client, str]:
-    client = create_client(node.url, node.key("anon"))
-    email = f"user-{uuid.uuid4().hex[:12]}@example.com"
-    response = client.auth.sign_up({"email": email, "password": PASSWORD})
-    assert response.user is not None
-    return client, response.user.id
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,271 @@
+"""Objects: upload (streamed into the blob store), lookups for download and info, move, copy,
+remove, each under the caller's policies on `storage.objects`.
+
+An upload is checked before its bytes are read (bucket, mime type, duplicate, policy), streamed
+into the blob store with the bucket's size limit, and then checked again in the transaction
+that appends its `storage.object_put` event. A blob whose event never commits is left for the
+blob store's gc to collect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+from performer_edge.core.db import WriteTx
+from performer_edge.rest.compile_context import RequestContext
+from performer_edge.storage import errors, store
+from performer_edge.storage.buckets import mime_allowed
+from performer_edge.storage.policies import (
+    DELETE,
+    INSERT,
+    OBJECTS,
+    SELECT,
+    UPDATE,
+    Access,
+    object_row,
+)
+from performer_edge.storage.uploads import UploadBody
+from storage_blobs import BlobInfo, BlobNotFound, BlobTooLarge
+
+if TYPE_CHECKING:
+    from performer_edge.storage.component import StorageComponent
+
+
+def _require_bucket(conn: apsw.Connection, bucket_id: str) -> store.Bucket:
+    bucket = store.bucket_by_id(conn, bucket_id)
+    if bucket is None:
+        raise errors.no_such_bucket()
+    return bucket
+
+
+def _check_put(
+    access: Access,
+    bucket_id: str,
+    name: str,
+    existing: store.StoredObject | None,
+    *,
+    upsert: bool,
+    metadata: dict[str, Any],
+) -> None:
+    """May the caller write `name` (new, or over `existing` when upserting)?"""
+    if existing is not None and not upsert:
+        raise errors.key_exists()
+    if access.bypass:
+        return
+    row = object_row(bucket_id, name, access.context.uid, metadata)
+    if existing is None:
+        allowed = access.new_row_allowed(OBJECTS, INSERT, row)
+    else:
+        allowed = access.object_allowed(UPDATE, bucket_id, name) and access.new_row_allowed(
+            OBJECTS, UPDATE, row
+        )
+    if not allowed:
+        raise errors.access_denied()
+
+
+class ObjectService:
+    def __init__(self, storage: StorageComponent) -> None:
+        self.storage = storage
+
+    # -- upload --------------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        context: RequestContext,
+        bucket_id: str,
+        name: str,
+        body: UploadBody,
+        *,
+        upsert: bool,
+    ) -> str:
+        """Store the body as `bucket_id/name`; the object's id."""
+        storage = self.storage
+        early = {"mimetype": body.mimetype, "cacheControl": body.cache_control}
+
+        def check(conn: apsw.Connection) -> store.Bucket:
+            bucket = _require_bucket(conn, bucket_id)
+            if not mime_allowed(body.mimetype, bucket.allowed_mime_types):
+                raise errors.invalid_mime_type(body.mimetype)
+            existing = store.object_by_name(conn, bucket_id, name)
+            access = storage.access(conn, context)
+            _check_put(access, bucket_id, name, existing, upsert=upsert, metadata=early)
+            return bucket
+
+        bucket = await storage.db.read(check)
+        limit = storage.max_file_bytes
+        if bucket.file_size_limit is not None:
+            limit = min(limit, bucket.file_size_limit)
+        try:
+            blob = await storage.blobs.put_async(body.chunks, max_size=limit)
+        except BlobTooLarge:
+            raise errors.entity_too_large() from None
+        return await storage.db.write(
+            lambda tx: self._commit_put(tx, context, bucket_id, name, blob, body, upsert=upsert)
+        )
+
+    def _commit_put(
+        self,
+        tx: WriteTx,
+        context: RequestContext,
+        bucket_id: str,
+        name: str,
+        blob: BlobInfo,
+        body: UploadBody,
+        *,
+        upsert: bool,
+    ) -> str:
+        _require_bucket(tx.conn, bucket_id)
+        existing = store.object_by_name(tx.conn, bucket_id, name)
+        metadata = store.object_metadata(
+            blob.hash, blob.size, body.mimetype, body.cache_control, ""
+        )
+        access = self.storage.access(tx.conn, context)
+        _check_put(access, bucket_id, name, existing, upsert=upsert, metadata=metadata)
+        content = {
+            "blob": blob.hash,
+            "size": blob.size,
+            "mimetype": body.mimetype,
+            "cache_control": body.cache_control,
+            "user_metadata": body.user_metadata,
+        }
+        return self._append_put(tx, context, bucket_id, name, existing, content)
+
+    def _append_put(
+        self,
+        tx: WriteTx,
+        context: RequestContext,
+        bucket_id: str,
+        name: str,
+        existing: store.StoredObject | None,
+        content: dict[str, Any],
+    ) -> str:
+        """Append the `object_put` event (an overwrite keeps the object's id); the id."""
+        object_id = existing.id if existing is not None else str(uuid.uuid4())
+        data = {"id": object_id, "bucket_id": bucket_id, "name": name, "owner": context.uid}
+        self.storage.append(tx, store.OBJECT_PUT, bucket_id, {**data, **content})
+        return object_id
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def find(
+        self, context: RequestContext | None, bucket_id: str, name: str
+    ) -> store.StoredObject:
+        """The object, if the caller may read it (`context` None: through a public bucket)."""
+
+        def read(conn: apsw.Connection) -> store.StoredObject:
+            bucket = _require_bucket(conn, bucket_id)
+            found = store.object_by_name(conn, bucket_id, name)
+            if found is None:
+                raise errors.no_such_key()
+            if context is None:
+                if not bucket.public:
+                    raise errors.no_such_bucket()
+            elif not self.storage.access(conn, context).object_allowed(SELECT, bucket_id, name):
+                raise errors.no_such_key()
+            return found
+
+        return await self.storage.db.read(read)
+
+    # -- move, copy, remove --------------------------------------------------------------------
+
+    async def move(
+        self,
+        context: RequestContext,
+        bucket_id: str,
+        source: str,
+        destination: str,
+        destination_bucket: str,
+    ) -> str:
+        def write(tx: WriteTx) -> str:
+            access = self.storage.access(tx.conn, context)
+            found = self._readable(tx.conn, access, bucket_id, source)
+            if not access.object_allowed(UPDATE, bucket_id, source):
+                raise errors.no_such_key()
+            _require_bucket(tx.conn, destination_bucket)
+            if store.object_by_name(tx.conn, destination_bucket, destination) is not None:
+                raise errors.key_exists()
+            row = object_row(destination_bucket, destination, found.owner, found.metadata)
+            if not access.bypass and not access.new_row_allowed(OBJECTS, UPDATE, row):
+                raise errors.access_denied()
+            data = {
+                "bucket_id": bucket_id,
+                "source": source,
+                "destination_bucket": destination_bucket,
+                "destination": destination,
+            }
+            self.storage.append(tx, store.OBJECT_MOVED, bucket_id, data)
+            return found.id
+
+        return await self.storage.db.write(write)
+
+    async def copy(
+        self,
+        context: RequestContext,
+        bucket_id: str,
+        source: str,
+        destination: str,
+        destination_bucket: str,
+        *,
+        upsert: bool,
+        user_metadata: Any = None,
+    ) -> str:
+        def write(tx: WriteTx) -> str:
+            access = self.storage.access(tx.conn, context)
+            found = self._readable(tx.conn, access, bucket_id, source)
+            _require_bucket(tx.conn, destination_bucket)
+            existing = store.object_by_name(tx.conn, destination_bucket, destination)
+            _check_put(
+                access,
+                destination_bucket,
+                destination,
+                existing,
+                upsert=upsert,
+                metadata=found.metadata,
+            )
+            try:
+                self.storage.blobs.touch(found.blob)  # restart its gc grace (CONTRACT.md)
+            except BlobNotFound:
+                raise errors.no_such_key() from None
+            content = {
+                "blob": found.blob,
+                "size": found.size,
+                "mimetype": found.mimetype,
+                "cache_control": found.cache_control,
+                "user_metadata": found.user_metadata if user_metadata is None else user_metadata,
+            }
+            return self._append_put(tx, context, destination_bucket, destination, existing, content)
+
+        return await self.storage.db.write(write)
+
+    async def remove(
+        self, context: RequestContext, bucket_id: str, names: list[str]
+    ) -> list[store.StoredObject]:
+        """Delete the named objects the caller may see and delete; those are returned."""
+
+        def write(tx: WriteTx) -> list[store.StoredObject]:
+            access = self.storage.access(tx.conn, context)
+            _require_bucket(tx.conn, bucket_id)
+            removed = [
+                found
+                for found in store.objects_named(tx.conn, bucket_id, dict.fromkeys(names))
+                if access.object_allowed(SELECT, bucket_id, found.name)
+                and access.object_allowed(DELETE, bucket_id, found.name)
+            ]
+            if removed:
+                data = {"bucket_id": bucket_id, "names": [found.name for found in removed]}
+                self.storage.append(tx, store.OBJECTS_DELETED, bucket_id, data)
+            return removed
+
+        return await self.storage.db.write(write)
+
+    @staticmethod
+    def _readable(
+        conn: apsw.Connection, access: Access, bucket_id: str, name: str
+    ) -> store.StoredObject:
+        found = store.object_by_name(conn, bucket_id, name)
+        if found is None or not access.object_allowed(SELECT, bucket_id, name):
+            raise errors.no_such_key()
+        return found

@@ -1,0 +1,55 @@
+"""A `performer serve` node per test module, started with this folder's migrations (buckets
+and policies declared in SQL), and supabase-py clients for it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import RunningNode, serve_module
+from storage3.exceptions import StorageApiError
+from supabase import Client, create_client
+
+from performer_edge.core.tokens import TokenKeys, private_key_from_pem
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    yield from serve_module(tmp_path_factory, "storage", "--migrations", str(MIGRATIONS))
+
+
+@pytest.fixture(scope="module")
+def service(node: RunningNode) -> Client:
+    return create_client(node.url, node.key("service_role"))
+
+
+@pytest.fixture(scope="module")
+def anon(node: RunningNode) -> Client:
+    return create_client(node.url, node.key("anon"))
+
+
+def data_dir(node: RunningNode) -> Path:
+    line = next(x for x in node.banner.splitlines() if x.strip().startswith("data"))
+    return Path(line.split()[-1])
+
+
+def node_signing_keys(node: RunningNode) -> TokenKeys:
+    """The node's own JWT key (from its data dir): tokens it would sign itself."""
+    pem = (data_dir(node) / "keys" / "jwt-es256.pem").read_bytes()
+    return TokenKeys(private_key_from_pem(pem))
+
+
+def new_bucket(service: Client, **options: object) -> str:
+    bucket_id = f"b-{uuid.uuid4().hex[:8]}"
+    service.storage.create_bucket(bucket_id, options=options or None)  # type: ignore[arg-type]
+    return bucket_id
+
+
+def storage_error(call: object) -> StorageApiError:
+    with pytest.raises(StorageApiError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value
