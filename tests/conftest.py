@@ -128,6 +128,11 @@ def serve_module(
     """A node shared by one test module: `yield from` it in a module-scoped fixture."""
     running = start_serving(tmp_path_factory.mktemp(name) / "data", *extra)
     yield running
+    stop_serving(running)
+
+
+def stop_serving(running: RunningNode) -> None:
+    """Stop the node and close the pipe its banner came through."""
     running.stop()
     if running.proc.stdout is not None:
         running.proc.stdout.close()
