@@ -17,6 +17,7 @@ from performer_edge.auth.schema import AUTH_SCHEMA
 from performer_edge.auth.store import PROJECTION as AUTH_PROJECTION
 from performer_edge.config import Settings
 from performer_edge.core.bus import EventBus
+from performer_edge.core.compaction import Snapshots
 from performer_edge.core.datadir import ApiKeys, DataDir
 from performer_edge.core.db import Database
 from performer_edge.core.dbfile import describe
@@ -74,6 +75,7 @@ class Node:
         auth: AuthComponent,
         rest: RestComponent,
         cluster: ClusterState,
+        snapshots: Snapshots,
         peers: PeerManager | None = None,
         *,
         storage: StorageComponent,
@@ -90,6 +92,7 @@ class Node:
         self.auth = auth
         self.rest = rest
         self.cluster = cluster  # membership, revoked keys, members' JWT keys (kept current)
+        self.snapshots = snapshots  # the base snapshot, compaction, snapshots for peers
         self.peers = peers  # None: this node belongs to no cluster and syncs with nobody
         self.storage = storage
         self.version = __version__
@@ -164,10 +167,24 @@ class Node:
                 max_file_bytes=settings.max_body_bytes,
             )
             cluster_state.open(db, log, tokens)
+
+            def state_replaced(conn: apsw.Connection) -> None:
+                rest.reload(conn)
+                cluster_state.load(conn)
+
+            snapshots = Snapshots(db, log, projections, data_dir.snapshots_dir, state_replaced)
             peers = None
             if cluster is not None:
                 # The live revoked set: a revocation refuses the key at its next handshake.
-                peers = PeerManager(db, log, bus, identity, cluster, revoked=cluster_state.revoked)
+                peers = PeerManager(
+                    db,
+                    log,
+                    bus,
+                    identity,
+                    cluster,
+                    revoked=cluster_state.revoked,
+                    snapshots=snapshots,
+                )
         except BaseException:
             data_dir.release_lock()
             raise
@@ -184,6 +201,7 @@ class Node:
             auth,
             rest,
             cluster_state,
+            snapshots,
             peers,
             storage=storage,
         )

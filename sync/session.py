@@ -128,9 +128,11 @@ class PeerSummary:
 @dataclass(frozen=True)
 class NeedSnapshot:
     """The peer lacks events below the horizon: call `offer_snapshot(offer)`, or
-    `offer_snapshot(None)` when there is none (the session then closes)."""
+    `offer_snapshot(None)` when there is none (the session then closes). The peer can only
+    install a snapshot that covers its own horizon, `peer_horizon`."""
 
     peer: VersionVector
+    peer_horizon: VersionVector = EMPTY
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ class Session:
         self.vector = vector  # what this node holds
         self.horizon = horizon  # compacted up to here, per origin
         self.peer = EMPTY  # what the peer is known to hold
+        self.peer_horizon = EMPTY  # what the peer has compacted
         self.sent = EMPTY  # `peer` plus what is in flight
         self.peer_hello: Hello | None = None
         self._state = _State.NEW
@@ -212,6 +215,8 @@ class Session:
         self._next_batch = 1
         self._fetching = False
         self._undelivered: set[int] = set()
+        self._summarized = False  # the peer's first SUMMARY came: `peer` means something
+        self._postponed: VersionVector | None = None  # no snapshot for the peer at this vector
         self._snapshot_asked = False
         self._offered: SnapshotOffer | None = None  # ours, being pulled
         self._pulling: SnapshotOffer | None = None  # theirs, being pulled
@@ -291,6 +296,12 @@ class Session:
         self.vector = self.vector.merge(vector)
         self._pump(now)
 
+    def horizon_changed(self, horizon: VersionVector, now: float) -> None:
+        """The local log was compacted (or a snapshot installed): a peer behind the new
+        horizon is offered a snapshot instead of events."""
+        self.horizon = horizon
+        self._pump(now)
+
     def provide(self, events: list[WireEvent], now: float) -> None:
         """The answer to `Fetch`: send them in batches of at most `batch_events` and
         `batch_bytes` (an event larger than that goes alone)."""
@@ -350,9 +361,21 @@ class Session:
         self._pull_offset = max(0, min(offset, offer.size))
         self._send(SnapshotRequest(snapshot, self._pull_offset), now)
 
-    def decline_snapshot(self, reason: str, now: float) -> None:
+    def decline_snapshot(self, reason: str, now: float, *, retry: bool = False) -> None:
+        """Refuse the offer. With `retry` (it predates a compaction here), send a SUMMARY with
+        the current horizon instead of closing: the peer then offers a newer snapshot."""
         self._pulling = None
-        self._fail(f"snapshot declined: {reason}", Fault.LOCAL, now)
+        if retry:
+            self._send_summary(now)
+        else:
+            self._fail(f"snapshot declined: {reason}", Fault.LOCAL, now)
+
+    def postpone_snapshot(self, now: float) -> None:
+        """The answer to `NeedSnapshot` when no snapshot here covers the peer's horizon yet
+        (the peer compacted events this node lacks): ask again once this node holds more or
+        the peer sends a new SUMMARY. Meanwhile the other direction catches this node up."""
+        self._snapshot_asked = False
+        self._postponed = self.vector
 
     def snapshot_installed(self, vector: VersionVector, now: float) -> None:
         """The pulled snapshot is installed: tell the peer where we stand now."""
@@ -433,7 +456,14 @@ class Session:
         self._send_summary(now)
 
     def _on_summary(self, summary: Summary, now: float) -> None:
+        self._summarized = True
+        self._postponed = None
         self.peer = summary.vector
+        self.peer_horizon = summary.horizon
+        offer = self._offered
+        if offer is not None and not offer.vector.dominates(summary.horizon):
+            self._offered = None  # the peer compacted past it (it declined): offer anew
+            self._snapshot_asked = False
         self.sent = self._with_in_flight(summary.vector, after=0)
         offered = self._offered
         if offered is not None and summary.vector.dominates(offered.vector):
@@ -499,6 +529,8 @@ class Session:
         """Ask the host for more to send, when there is some and room in the window."""
         if self._state is not _State.LIVE or self._fetching or self._snapshot_asked:
             return
+        if not self._summarized:
+            return  # until the peer says what it holds, anything sent may be a repeat
         if len(self._in_flight) >= self.config.window:
             return
         missing = self.vector.missing_from(self.sent)
@@ -506,8 +538,10 @@ class Session:
             return
         behind = any(self.sent.head(o) < self.horizon.head(o) for o in missing)
         if behind:
+            if self._postponed == self.vector:
+                return
             self._snapshot_asked = True
-            self._actions.append(NeedSnapshot(self.sent))
+            self._actions.append(NeedSnapshot(self.sent, self.peer_horizon))
             return
         self._fetching = True
         self._actions.append(Fetch(self.sent, self.config.batch_events * self.config.window))

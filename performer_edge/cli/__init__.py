@@ -13,6 +13,7 @@ from performer_edge import __version__
 from performer_edge.cli import (
     auth_cmd,
     cluster_cmd,
+    compact_cmd,
     events_cmd,
     init_cmd,
     keys_cmd,
@@ -33,6 +34,7 @@ COMMANDS = (
     migrate_cmd,
     events_cmd,
     replay_cmd,
+    compact_cmd,
     status_cmd,
     auth_cmd,
     cluster_cmd,

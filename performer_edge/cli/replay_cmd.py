@@ -40,5 +40,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         node.close()
     names = ", ".join(result.projections) or "none registered"
-    print(f"replayed {result.events} events in {result.seconds:.2f} s (projections: {names})")
+    start = "the base snapshot and " if result.from_snapshot else ""
+    print(
+        f"replayed {start}{result.events} events in {result.seconds:.2f} s (projections: {names})"
+    )
     return 0

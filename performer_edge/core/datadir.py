@@ -51,6 +51,7 @@ class DataDir:
         self.auth_secret_path = self.keys_dir / "auth-secrets.key"
         self.node_info_path = self.root / "node.json"
         self.lock_path = self.root / "performer.lock"
+        self.snapshots_dir = self.root / "snapshots"
         self._lock_fd: int | None = None
 
     def is_initialized(self) -> bool:

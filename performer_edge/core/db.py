@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import apsw
 
 from performer_edge.core import dbfile
-from performer_edge.core.schema import APPLICATION_ID, CORE_MIGRATIONS
+from performer_edge.core.schema import APPLICATION_ID, CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
 from performer_edge.errors import DataDirError, Unavailable
 
 T = TypeVar("T")
@@ -91,7 +91,7 @@ class Database:
         synchronous: str = "FULL",
         readers: int = 4,
         max_group: int = 1024,
-        migrations: Sequence[str] = CORE_MIGRATIONS,
+        migrations: Sequence[str] = (*CORE_MIGRATIONS, LOG_HORIZON_SCHEMA),
         on_commit: Callable[[list[Any]], None] | None = None,
         on_connect: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
@@ -193,6 +193,13 @@ class Database:
                 item.loop.call_soon_threadsafe(_settle_read, item.future, *outcome)
             except RuntimeError:
                 log.warning("event loop closed before a read result could be delivered")
+
+    def prepare(self, conn: apsw.Connection) -> apsw.Connection:
+        """Give a connection of the caller's (to this file or a copy) the node's SQL functions,
+        which generated columns, defaults and views may call."""
+        if self._on_connect is not None:
+            self._on_connect(conn)
+        return conn
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -138,18 +138,26 @@ def row_to_event(row: tuple[Any, ...]) -> Event:
 
 
 def version_vector(conn: apsw.Connection) -> VersionVector:
-    """Per origin, the highest sequence held. Heads are dense, so max(seq) is the head."""
+    """Per origin, the highest sequence held: the last event, or the compaction horizon when
+    every event of that origin was folded into the snapshot."""
     heads: dict[bytes, int] = {}
     for (origin,) in conn.execute("SELECT origin FROM origins").fetchall():
         assert isinstance(origin, bytes)
         row = conn.execute("SELECT max(seq) FROM events WHERE origin = ?", (origin,)).fetchone()
         if row and row[0]:
             heads[origin] = int(row[0])
-    return VersionVector(heads)
+    return VersionVector(heads).merge(read_horizon(conn))
+
+
+def read_horizon(conn: apsw.Connection) -> VersionVector:
+    """Per origin, the last sequence compacted away (see core.compaction)."""
+    rows: list[tuple[Any, ...]] = conn.execute("SELECT origin, seq FROM log_horizon").fetchall()
+    return VersionVector({origin: int(seq) for origin, seq in rows})
 
 
 def latest_hlc(conn: apsw.Connection, heads: dict[bytes, int]) -> int:
-    latest = 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'horizon_hlc'").fetchone()
+    latest = int(row[0]) if row else 0
     for origin, seq in heads.items():
         row = conn.execute(
             "SELECT hlc FROM events WHERE origin = ? AND seq = ?", (origin, seq)

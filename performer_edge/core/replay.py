@@ -1,7 +1,8 @@
-"""Rebuild every projection from the log, in one transaction, reporting progress.
+"""Rebuild every projection from the node's base snapshot and the event log, reporting progress.
 
 Run on the writer connection with `Database.run_exclusive`; readers keep seeing the old state
-until the rebuild commits.
+until the rebuild commits. A compacted log is rebuilt from its base snapshot (the state after
+the events it folded) plus the events held after it (`core.compaction`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from dataclasses import dataclass
 
 import apsw
 
-from performer_edge.core.log import count_events, iter_all
+from performer_edge.core.compaction import apply_after, base_snapshot
+from performer_edge.core.log import count_events, read_horizon
 from performer_edge.core.projections import Projections
+from performer_edge.core.snapshot import load_state
+from performer_edge.errors import DataDirError
+from sync.version_vector import VersionVector
 
 Progress = Callable[[int, int], None]
 
@@ -23,27 +28,42 @@ class ReplayReport:
     events: int
     projections: tuple[str, ...]
     seconds: float
+    from_snapshot: bool = False
 
 
 def replay(
     conn: apsw.Connection, projections: Projections, progress: Progress | None = None
 ) -> ReplayReport:
     started = time.monotonic()
-    conn.execute("BEGIN IMMEDIATE")
+    base = base_snapshot(conn)
+    if base is None and read_horizon(conn):
+        raise DataDirError("the log is compacted but names no base snapshot: cannot replay")
+    if base is not None and not base.path.exists():
+        raise DataDirError(f"the log's base snapshot {base.path} is missing: cannot replay")
+    if base is not None:
+        conn.execute("ATTACH ? AS snap", (str(base.path),))
     try:
-        total = count_events(conn)
-        projections.reset(conn)
-        done = 0
-        for event in iter_all(conn, order="pos"):
-            projections.apply(conn, event)
-            done += 1
-            if progress is not None and (done % 1000 == 0 or done == total):
-                progress(done, total)
-        if progress is not None and total == 0:
-            progress(0, 0)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            total = count_events(conn)
+            if base is not None:
+                load_state(conn, projections)
+            else:
+                projections.reset(conn)
+
+            def report(done: int) -> None:
+                if progress is not None:
+                    progress(done, total)
+
+            done = apply_after(conn, projections, base.vector if base else VersionVector(), report)
+            if progress is not None:
+                progress(done, done)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        if base is not None:
+            conn.execute("DETACH snap")
     names = tuple(p.name for p in projections)
-    return ReplayReport(done, names, time.monotonic() - started)
+    return ReplayReport(done, names, time.monotonic() - started, base is not None)

@@ -8,8 +8,10 @@ and nothing of its batch is applied. The calls block on the database, so a trans
 off its event loop (`asyncio.to_thread`), one action at a time per session; the in-process
 simulation calls them directly.
 
-Snapshots: this node keeps its whole log (no compaction yet), so its horizon is empty and it
-never needs to offer one; it declines a peer's offer.
+Snapshots (`core.compaction`): a peer behind this node's compaction horizon is offered the base
+snapshot and pulls it chunk by chunk; a snapshot a peer offers is pulled (resuming a partial
+file), checked against its offer's size and digest, and installed, unless it lacks events this
+node compacted. Without a `Snapshots` store (tests) the host offers none and declines offers.
 """
 
 from __future__ import annotations
@@ -19,18 +21,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from performer_edge.core.compaction import STALE, Snapshots
 from performer_edge.core.db import Database, WriteTx
 from performer_edge.core.events import Event, check_shape
 from performer_edge.core.log import LogWriter, read_missing
 from performer_edge.errors import PerformerError
-from sync.messages import WireEvent
+from sync.messages import SnapshotOffer, WireEvent
 from sync.session import (
     Action,
     Closed,
     Deliver,
     Fetch,
     NeedSnapshot,
+    ReadSnapshot,
     Session,
+    SnapshotData,
     SnapshotOffered,
 )
 from sync.version_vector import VersionVector
@@ -92,8 +97,11 @@ class SessionHost:
     log: LogWriter
     session: Session
     on_ingested: Callable[[VersionVector], None] = lambda vector: None
+    on_installed: Callable[[], None] = lambda: None  # a snapshot replaced the node's state
+    snapshots: Snapshots | None = None
     closed: Closed | None = None
     delivered: int = field(default=0)  # events taken from this peer
+    snapshots_sent: int = field(default=0)
 
     def handle(self, action: Action, now: float) -> None:
         session = self.session
@@ -104,9 +112,13 @@ class SessionHost:
             case Deliver():
                 self._deliver(action, now)
             case NeedSnapshot():
-                session.offer_snapshot(None, now)
+                self._offer(action.peer_horizon, now)
+            case ReadSnapshot():
+                self._read_snapshot(action, now)
             case SnapshotOffered():
-                session.decline_snapshot("this node does not install snapshots yet", now)
+                self._pull(action.offer, now)
+            case SnapshotData():
+                self._store_chunk(action, now)
             case Closed():
                 self.closed = action
             case _:
@@ -136,3 +148,69 @@ class SessionHost:
         self.delivered += vector.total() - before
         self.session.delivered(action.batch, vector, now)
         self.on_ingested(vector)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def _offer(self, peer_horizon: VersionVector, now: float) -> None:
+        try:
+            snapshot = self.snapshots.offer(peer_horizon) if self.snapshots is not None else None
+        except (OSError, PerformerError) as error:
+            self.session.close(f"no snapshot could be made: {error}", now)
+            return
+        if snapshot is None:
+            self.session.offer_snapshot(None, now)
+            return
+        if not snapshot.vector.dominates(peer_horizon):
+            self.session.postpone_snapshot(now)
+            return
+        offer = SnapshotOffer(snapshot.id, snapshot.vector, snapshot.size, snapshot.digest)
+        self.snapshots_sent += 1
+        self.session.offer_snapshot(offer, now)
+
+    def _read_snapshot(self, action: ReadSnapshot, now: float) -> None:
+        assert self.snapshots is not None  # only a host with snapshots offers one
+        try:
+            data = self.snapshots.read(action.snapshot, action.offset, action.length)
+        except (OSError, PerformerError) as error:
+            self.session.close(f"snapshot unavailable: {error}", now)
+            return
+        self.session.provide_chunk(action.snapshot, action.offset, data, now)
+
+    def _pull(self, offer: SnapshotOffer, now: float) -> None:
+        snapshots = self.snapshots
+        if snapshots is None:
+            self.session.decline_snapshot("this node does not install snapshots", now)
+            return
+        reason = snapshots.refusal(offer.vector)
+        if reason is not None:  # made before a compaction here: the summary asks for a newer one
+            self.session.horizon_changed(snapshots.horizon, now)
+            self.session.decline_snapshot(reason, now, retry=True)
+            return
+        try:
+            offset = snapshots.received(offer.snapshot)
+        except PerformerError as error:
+            self.session.refuse(error.message, now)
+            return
+        # A complete leftover is pulled again: a chunk is never empty.
+        self.session.accept_snapshot(offer.snapshot, offset if offset < offer.size else 0, now)
+
+    def _store_chunk(self, action: SnapshotData, now: float) -> None:
+        assert self.snapshots is not None  # only a host with snapshots accepts one
+        offer = action.offer
+        try:
+            self.snapshots.receive(offer.snapshot, action.offset, action.data)
+            if not action.complete:
+                return
+            vector = self.snapshots.install(offer.snapshot, offer.size, offer.digest)
+        except PerformerError as error:
+            if error.error_code == STALE:  # this node compacted meanwhile: ask for a newer one
+                self.session.horizon_changed(self.snapshots.horizon, now)
+                self.session.decline_snapshot(error.message, now, retry=True)
+            else:
+                self.session.refuse(f"snapshot not installed: {error.message}", now)
+            return
+        except OSError as error:
+            self.session.close(f"snapshot not stored: {error}", now)
+            return
+        self.session.snapshot_installed(vector, now)
+        self.on_installed()

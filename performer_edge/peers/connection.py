@@ -122,7 +122,10 @@ class PeerConnection:
         """A frame from the peer, in the order it came."""
         self.frames_in += 1
         self.last_seen = time.time()
-        await self._step([lambda session, now: session.receive(frame, now)])
+        # Start first: the peer's HELLO can come before the drive task's first step has run.
+        await self._step(
+            [lambda session, now: session.start(now), lambda s, now: s.receive(frame, now)]
+        )
 
     async def refuse(self, reason: str) -> None:
         """The link saw the peer break the rules (oversized or text frame, bad upload)."""
@@ -151,6 +154,9 @@ class PeerConnection:
                 await self._step(ops)
 
     def _push_new(self, session: Session, now: float) -> None:
+        snapshots = self.host.snapshots
+        if snapshots is not None and snapshots.horizon != session.horizon:
+            session.horizon_changed(snapshots.horizon, now)
         session.local_changed(self.host.log.vector(), now)
 
     @staticmethod
@@ -162,7 +168,12 @@ class PeerConnection:
         async with self._lock:
             if self._closing:
                 return
-            frames = await asyncio.to_thread(self._advance, ops, time.monotonic())
+            try:
+                frames = await asyncio.to_thread(self._advance, ops, time.monotonic())
+            except Exception as exc:  # a bug here, not the peer's doing: end only this session
+                log.exception("sync session with %s failed", self.link.address)
+                self.host.closed = Closed(f"internal error: {exc!r}", Fault.LOCAL)
+                frames = []
             for frame in frames:
                 self._outbox.put_nowait(frame)
             if self.live_since is None and self.session.live:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from performer_edge.core.bus import EventBus, SubscriptionDropped
+from performer_edge.core.compaction import Snapshots
 from performer_edge.core.db import Database
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
@@ -55,6 +56,7 @@ class PeerManager:
         membership: Membership,
         *,
         revoked: set[bytes],
+        snapshots: Snapshots | None = None,
         config: SessionConfig | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -63,6 +65,7 @@ class PeerManager:
         self.db = db
         self.log = log_writer
         self.bus = bus
+        self.snapshots = snapshots
         self.config = config or SessionConfig()
         self.trust = ClusterTrust(membership.cluster_id, clock_ms, revoked)
         key = identity.signing_key
@@ -82,11 +85,13 @@ class PeerManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- life --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Begin feeding and ticking sessions. Call on the loop the bus is attached to."""
+        self._loop = asyncio.get_running_loop()
         self._tasks = [
             asyncio.create_task(self._follow_log(), name="sync-follow-log"),
             asyncio.create_task(self._tick_all(), name="sync-tick"),
@@ -119,8 +124,12 @@ class PeerManager:
         """A new session over `link`, started (it says HELLO at once)."""
         if self._closing:
             raise Unavailable("the node is shutting down", code="shutting_down")
-        session = Session(self.local, vector=self.log.vector(), config=self.config)
-        host = SessionHost(self.db, self.log, session)
+        snapshots = self.snapshots
+        horizon = snapshots.horizon if snapshots is not None else VersionVector()
+        session = Session(self.local, vector=self.log.vector(), horizon=horizon, config=self.config)
+        host = SessionHost(
+            self.db, self.log, session, on_installed=self.state_replaced, snapshots=snapshots
+        )
         connection = PeerConnection(host, link, direction, self._finished)
         self.connections.add(connection)
         self.sessions_opened += 1
@@ -225,6 +234,13 @@ class PeerManager:
             task = asyncio.create_task(connection.close("your node key is revoked"))
             self._closers.add(task)
             task.add_done_callback(self._closers.discard)
+
+    def state_replaced(self) -> None:
+        """A snapshot was installed or the log compacted (from any thread): every session
+        learns the new vector and horizon; no event on the bus says so."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._poke_all)
 
     def _poke_all(self) -> None:
         for connection in self.connections:

@@ -103,6 +103,11 @@ class RestComponent:
         catalog, _ = load_catalog(conn)
         self.sync_tables(conn, catalog, fill=False)
 
+    def reload(self, conn: apsw.Connection) -> None:
+        """The catalog and tables were replaced wholesale (a snapshot was installed)."""
+        self.catalog.invalidate()
+        self.load_tables(conn)
+
     def install(self, app: web.Application) -> None:
         from performer_edge.rest import api
 

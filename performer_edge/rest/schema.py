@@ -253,6 +253,11 @@ class CatalogCache:
         self._catalog = Catalog()
         self._version = -1
 
+    def invalidate(self) -> None:
+        """Forget the cached catalog (its table was replaced wholesale, by a snapshot)."""
+        with self._lock:
+            self._version = -1
+
     def get(self, conn: apsw.Connection) -> Catalog:
         version = catalog_version(conn)
         with self._lock:

@@ -79,8 +79,9 @@ class Rest:
         key = node.key("service_role")
         self.headers = {"apikey": key, "Authorization": f"Bearer {key}"}
 
-    async def rows(self) -> list[dict[str, Any]] | None:
-        async with self.http.get(self.url, params={"order": "id"}, headers=self.headers) as r:
+    async def rows(self, **params: str) -> list[dict[str, Any]] | None:
+        query = {"order": "id", **params}
+        async with self.http.get(self.url, params=query, headers=self.headers) as r:
             return await r.json() if r.status == 200 else None
 
     async def insert(self, **row: str) -> None:

@@ -16,7 +16,7 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter, iter_all, read_missing, version_vector
 from performer_edge.core.projections import Projections
 from performer_edge.core.replay import replay
-from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.core.schema import CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
 from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowChange, RowStore
 from performer_edge.rest.row_format import RowOp
@@ -34,7 +34,13 @@ class RowNode:
         self.published: list[Event] = []
         self.db = Database(
             path,
-            migrations=(*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ROW_HIDDEN_SCHEMA, ITEMS_DDL),
+            migrations=(
+                *CORE_MIGRATIONS,
+                LOG_HORIZON_SCHEMA,
+                ROW_EVENTS_SCHEMA,
+                ROW_HIDDEN_SCHEMA,
+                ITEMS_DDL,
+            ),
             on_commit=self.published.extend,
         )
         self.log = self.db.run_exclusive(

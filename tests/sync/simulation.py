@@ -4,10 +4,16 @@ dropped connections (frames in flight lost), heals, node restarts from disk and 
 (pings, anti-entropy summaries, dead-peer timeouts). Events reach a node several times over
 different paths and after reconnections (duplicates), and in different orders (reordering).
 
+Nodes also compact their logs (core.compaction): up to what every node but the *laggard* (the
+last node) holds, as a node compacts only what its known peers have, with one long gone. The
+laggard, and any node behind a horizon, then catches up through a snapshot plus the events
+after it; the laggard compacts what everyone holds.
+
 After each full heal (a random line through every node, so most events are relayed) the
-network is drained and checked: identical logs, identical tables, conflicts and hidden rows (a
-UNIQUE column with few values makes merged rows collide), and every write a node acknowledged
-present on every node (Jepsen's set-full check)."""
+network is drained and checked: identical vectors, identical events above every horizon,
+identical tables, conflicts and hidden rows (a UNIQUE column with few values makes merged rows
+collide), and every write a node acknowledged held by every node (Jepsen's set-full check:
+in its log, or folded into its snapshot)."""
 
 from __future__ import annotations
 
@@ -20,17 +26,19 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from performer_edge.core.compaction import Snapshots
 from performer_edge.core.db import Database, WriteTx
 from performer_edge.core.identity import NodeIdentity
-from performer_edge.core.log import LogWriter, iter_all
+from performer_edge.core.log import LogWriter, iter_all, read_horizon
 from performer_edge.core.projections import Projections
-from performer_edge.core.schema import CORE_MIGRATIONS
+from performer_edge.core.schema import CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
 from performer_edge.errors import PerformerError
 from performer_edge.peers.bridge import SessionHost
 from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from sync.session import LocalNode, Session, SessionConfig
+from sync.version_vector import VersionVector
 
 CLUSTER = b"simulation"
 ITEMS = "CREATE TABLE items(id INTEGER PRIMARY KEY, a, b, u UNIQUE)"  # u: few values, collisions
@@ -56,12 +64,21 @@ class SimNode:
         self.rows.table("items", ["id"], ["a", "b", "u"])
         projections = Projections()
         projections.register(self.rows.projection)
-        migrations = (*CORE_MIGRATIONS, ROW_EVENTS_SCHEMA, ROW_HIDDEN_SCHEMA, ITEMS)
+        self.projections = projections
+        migrations = (
+            *CORE_MIGRATIONS,
+            LOG_HORIZON_SCHEMA,
+            ROW_EVENTS_SCHEMA,
+            ROW_HIDDEN_SCHEMA,
+            ITEMS,
+        )
         self.db = Database(self.path, synchronous="OFF", readers=1, migrations=migrations)
         identity = NodeIdentity(self.key)
         self.log = self.db.run_exclusive(
             lambda c: LogWriter.open(c, identity, projections, max_skew_ms=60_000)
         )
+        directory = self.path.parent / f"{self.path.stem}-snapshots"
+        self.snapshots = Snapshots(self.db, self.log, projections, directory)
 
     def restart(self) -> None:
         self.db.close()
@@ -97,6 +114,8 @@ class SimNode:
     def state(self) -> dict[str, Any]:
         def read(conn: Any) -> dict[str, Any]:
             return {
+                "vector": self.log.vector(),
+                "horizon": read_horizon(conn),
                 "events": sorted((e.origin, e.seq, e.sig) for e in iter_all(conn)),
                 "items": conn.execute("SELECT * FROM items ORDER BY id").fetchall(),
                 "conflicts": sorted(conn.execute("SELECT * FROM row_conflicts").fetchall()),
@@ -129,6 +148,8 @@ class Network:
             "drops": 0,
             "heals": 0,
             "restarts": 0,
+            "compactions": 0,
+            "snapshots": 0,  # snapshots installed
             "frames": 0,
             "hidden": 0,  # rows hidden by a merge, summed over checks
         }
@@ -155,9 +176,12 @@ class Network:
                 self._drop(rng.choice(sorted(self.links)))
             elif roll < 0.88:
                 i, j = sorted(rng.sample(range(len(self.nodes)), 2))
-                self._connect(i, j)
+                if j != len(self.nodes) - 1 or rng.random() < 0.2:  # the laggard lags
+                    self._connect(i, j)
             elif roll < 0.9:
                 self._restart(rng.randrange(len(self.nodes)))
+            elif roll < 0.92:
+                self._compact(rng.randrange(len(self.nodes)))
             else:
                 self.now += rng.uniform(1, 20)
                 self._tick()
@@ -179,6 +203,29 @@ class Network:
             raise AssertionError(f"the network did not settle within {budget} frames")
         self._check()
 
+    # -- for focused tests -----------------------------------------------------------------------
+
+    def connect(self, i: int, j: int) -> Connection:
+        self._connect(min(i, j), max(i, j))
+        return self.links[(min(i, j), max(i, j))]
+
+    def wrote(self, index: int) -> None:
+        """Node `index` has new events: its sessions push them."""
+        self._notify(index)
+        self._settle()
+
+    def drain(self, budget: int = 10_000) -> None:
+        """Deliver frames until none is in flight."""
+        for _ in range(budget):
+            if not self._deliver_one():
+                return
+        raise AssertionError(f"the network did not settle within {budget} frames")
+
+    def compact(self, index: int, upto: VersionVector | None = None) -> None:
+        self.nodes[index].snapshots.compact(upto)
+        self._notify(index)
+        self._settle()
+
     # -- moving frames ---------------------------------------------------------------------------
 
     def _connect(self, i: int, j: int) -> None:
@@ -194,17 +241,42 @@ class Network:
 
     def _host(self, node: SimNode) -> SessionHost:
         local = LocalNode(node.node_id, CLUSTER, lambda m: node.key.sign(m).signature)
-        session = Session(local, vector=node.log.vector(), config=CONFIG)
+        horizon = node.snapshots.horizon
+        session = Session(local, vector=node.log.vector(), horizon=horizon, config=CONFIG)
+
+        def installed() -> None:
+            self.stats["snapshots"] += 1
+            self._notify(node.index)
+
         return SessionHost(
-            node.db, node.log, session, on_ingested=lambda v: self._notify(node.index)
+            node.db,
+            node.log,
+            session,
+            on_ingested=lambda v: self._notify(node.index),
+            on_installed=installed,
+            snapshots=node.snapshots,
         )
 
     def _notify(self, index: int) -> None:
-        vector = self.nodes[index].log.vector()
+        node = self.nodes[index]
+        vector = node.log.vector()
         for (i, j), connection in list(self.links.items()):
             if index in (i, j):
-                host = connection.hosts[0 if i == index else 1]
-                host.session.local_changed(vector, self.now)
+                session = connection.hosts[0 if i == index else 1].session
+                if session.horizon != node.snapshots.horizon:
+                    session.horizon_changed(node.snapshots.horizon, self.now)
+                session.local_changed(vector, self.now)
+
+    def _compact(self, index: int) -> None:
+        """Compact node `index` up to what the nodes it counts hold (not the laggard's lag)."""
+        laggard = len(self.nodes) - 1
+        counted = [
+            n for n in self.nodes if n.index == index or index == laggard or n.index != laggard
+        ]
+        vectors = [n.log.vector() for n in counted]
+        upto = VersionVector({o: min(v.head(o) for v in vectors) for o in vectors[0]})
+        self.compact(index, upto)
+        self.stats["compactions"] += 1
 
     def _settle(self) -> None:
         """Carry out every end's actions and queue what they send, until nothing more comes
@@ -255,9 +327,22 @@ class Network:
     def _check(self) -> None:
         states = [node.state() for node in self.nodes]
         acked = set().union(*(node.acked for node in self.nodes))
-        for node, state in zip(self.nodes, states, strict=True):
-            held = {(origin, seq) for origin, seq, _ in state["events"]}
-            lost = acked - held
+        shared = [
+            sorted(
+                e for e in state["events"] if e[1] > max(s["horizon"].head(e[0]) for s in states)
+            )
+            for state in states
+        ]
+        for node, state, above in zip(self.nodes, states, shared, strict=True):
+            vector = state["vector"]
+            lost = {(origin, seq) for origin, seq in acked if seq > vector.head(origin)}
             assert not lost, f"node {node.index} lacks {len(lost)} acknowledged events"
-            assert state == states[0], f"node {node.index} differs from node 0"
+            held = {(origin, seq) for origin, seq, _ in state["events"]}
+            for origin, head in vector.items():
+                dense = range(state["horizon"].head(origin) + 1, head + 1)
+                assert all((origin, seq) in held for seq in dense), f"node {node.index}: a gap"
+            assert vector == states[0]["vector"], f"node {node.index}'s vector differs"
+            assert above == shared[0], f"node {node.index}'s log differs from node 0's"
+            for table in ("items", "conflicts", "hidden"):
+                assert state[table] == states[0][table], f"node {node.index}'s {table} differ"
         self.stats["hidden"] += len(states[0]["hidden"])
