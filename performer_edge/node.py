@@ -40,9 +40,9 @@ from performer_edge.rest.row_constraints import ROW_HIDDEN_SCHEMA
 from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_projection
-from performer_edge.storage import store as storage_store
+from performer_edge.storage import projection as storage_projection
 from performer_edge.storage.component import StorageComponent
-from performer_edge.storage.schema import STORAGE_SCHEMA
+from performer_edge.storage.schema import STORAGE_MERGE_SCHEMA, STORAGE_SCHEMA
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -55,6 +55,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     CLUSTER_SCHEMA,
     LOG_HORIZON_SCHEMA,
     STORAGE_SCHEMA,
+    STORAGE_MERGE_SCHEMA,
 )
 
 
@@ -123,11 +124,12 @@ class Node:
             def sync_tables(conn: apsw.Connection, event: Event, catalog: Catalog) -> None:
                 if hooks:  # the component exists once db and log do; it then loads the rest
                     hooks[0].after_migration(conn, event, catalog)
-                storage_store.stamp_seeded_buckets(conn, event)  # `insert into storage.buckets`
+                # `insert into storage.buckets`
+                storage_projection.stamp_seeded_buckets(conn, event)
 
             projections.register(make_projection(sync_tables))
             projections.register(CLUSTER_PROJECTION)
-            projections.register(storage_store.PROJECTION)
+            projections.register(storage_projection.PROJECTION)
             bus = EventBus(settings.bus_queue_size)
 
             def committed(events: list[Any]) -> None:

@@ -70,10 +70,6 @@ class StorageComponent:
     def append(self, tx: WriteTx, kind: str, bucket_id: str, data: Any) -> Event:
         return self.log.append(tx, kind, store.scope_of(bucket_id), data)
 
-    @staticmethod
-    def after_migration(conn: apsw.Connection, event: Event) -> None:
-        store.stamp_seeded_buckets(conn, event)
-
     def install(self, app: web.Application) -> None:
         from performer_edge.storage import api
 

@@ -66,6 +66,17 @@ def _check_put(
         raise errors.access_denied()
 
 
+def _content(found: store.StoredObject, user_metadata: Any) -> dict[str, Any]:
+    """An existing object's content, as an `object_put` (or a move's `object`) carries it."""
+    return {
+        "blob": found.blob,
+        "size": found.size,
+        "mimetype": found.mimetype,
+        "cache_control": found.cache_control,
+        "user_metadata": user_metadata,
+    }
+
+
 class ObjectService:
     def __init__(self, storage: StorageComponent) -> None:
         self.storage = storage
@@ -142,9 +153,12 @@ class ObjectService:
         existing: store.StoredObject | None,
         content: dict[str, Any],
     ) -> str:
-        """Append the `object_put` event (an overwrite keeps the object's id); the id."""
+        """Append the `object_put` event (an overwrite keeps the object's id and creation
+        time); the id."""
         object_id = existing.id if existing is not None else str(uuid.uuid4())
         data = {"id": object_id, "bucket_id": bucket_id, "name": name, "owner": context.uid}
+        if existing is not None:
+            data["created_at"] = existing.created_at
         self.storage.append(tx, store.OBJECT_PUT, bucket_id, {**data, **content})
         return object_id
 
@@ -190,14 +204,24 @@ class ObjectService:
             row = object_row(destination_bucket, destination, found.owner, found.metadata)
             if not access.bypass and not access.new_row_allowed(OBJECTS, UPDATE, row):
                 raise errors.access_denied()
+            # The event carries what it moves, so it projects the same whatever arrived before
+            # it; a fresh id, as a concurrent overwrite of the source keeps the old one.
+            moved_id = str(uuid.uuid4())
+            moved = {
+                **_content(found, found.user_metadata),
+                "id": moved_id,
+                "owner": found.owner,
+                "created_at": found.created_at,
+            }
             data = {
                 "bucket_id": bucket_id,
                 "source": source,
                 "destination_bucket": destination_bucket,
                 "destination": destination,
+                "object": moved,
             }
             self.storage.append(tx, store.OBJECT_MOVED, bucket_id, data)
-            return found.id
+            return moved_id
 
         return await self.storage.db.write(write)
 
@@ -229,13 +253,9 @@ class ObjectService:
                 self.storage.blobs.touch(found.blob)  # restart its gc grace (CONTRACT.md)
             except BlobNotFound:
                 raise errors.no_such_key() from None
-            content = {
-                "blob": found.blob,
-                "size": found.size,
-                "mimetype": found.mimetype,
-                "cache_control": found.cache_control,
-                "user_metadata": found.user_metadata if user_metadata is None else user_metadata,
-            }
+            content = _content(
+                found, found.user_metadata if user_metadata is None else user_metadata
+            )
             return self._append_put(tx, context, destination_bucket, destination, existing, content)
 
         return await self.storage.db.write(write)

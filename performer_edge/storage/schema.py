@@ -35,3 +35,19 @@ CREATE TABLE storage_objects(
 );
 CREATE INDEX storage_objects_blob ON storage_objects(blob);
 """
+
+# Object names as last-writer-wins registers (storage.projection): a deleted name keeps its
+# clock here, and each bucket's registers (row_registers' encoding) live in storage_bucket_state.
+STORAGE_MERGE_SCHEMA = """
+CREATE TABLE storage_object_tombstones(
+    bucket_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    hlc INTEGER NOT NULL,
+    origin BLOB NOT NULL,
+    PRIMARY KEY(bucket_id, name)
+) WITHOUT ROWID;
+CREATE TABLE storage_bucket_state(
+    id TEXT PRIMARY KEY,
+    state BLOB NOT NULL
+) WITHOUT ROWID;
+"""

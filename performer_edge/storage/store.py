@@ -1,9 +1,5 @@
-"""Storage metadata as events: `storage.*` kinds, their projection onto `storage_buckets` and
-`storage_objects`, and the reads the API makes.
-
-Timestamps come from the event's HLC, so every node (and a replay) projects the same rows. An
-object write wins over the row it finds only when its (hlc, origin) is newer: two nodes that
-wrote the same name while apart agree once both writes have arrived.
+"""Storage metadata as events: the `storage.*` kinds, the shapes the API answers with, and the
+reads the API makes of the tables `projection` keeps.
 """
 
 from __future__ import annotations
@@ -14,11 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import apsw
-
-from performer_edge.core import hlc as hlc_mod
-from performer_edge.core.events import Event
-from performer_edge.core.projections import Projection
-from performer_edge.errors import IntegrityError
 
 BUCKET_CREATED = "storage.bucket_created"
 BUCKET_UPDATED = "storage.bucket_updated"
@@ -133,151 +124,6 @@ def object_metadata(blob: str, size: int, mimetype: str, cache_control: str, at:
         "contentLength": size,
         "httpStatusCode": 200,
     }
-
-
-# -- projection ------------------------------------------------------------------------------------
-
-
-def _apply(conn: apsw.Connection, event: Event) -> None:
-    data = event.data
-    if not isinstance(data, dict):
-        raise IntegrityError(f"{event.kind} event without a map payload")
-    at = hlc_mod.to_iso(event.hlc)
-    try:
-        if event.kind == BUCKET_CREATED:
-            _create_bucket(conn, data, at)
-        elif event.kind == BUCKET_UPDATED:
-            _update_bucket(conn, data, at)
-        elif event.kind == BUCKET_DELETED:
-            conn.execute("DELETE FROM storage_objects WHERE bucket_id = ?", (data["id"],))
-            conn.execute("DELETE FROM storage_buckets WHERE id = ?", (data["id"],))
-        elif event.kind == OBJECT_PUT:
-            _put_object(conn, event, data, at)
-        elif event.kind == OBJECT_MOVED:
-            _move_object(conn, event, data, at)
-        elif event.kind == OBJECTS_DELETED:
-            conn.executemany(
-                "DELETE FROM storage_objects WHERE bucket_id = ? AND name = ?",
-                [(data["bucket_id"], name) for name in data["names"]],
-            )
-        else:
-            raise IntegrityError(f"unknown storage event {event.kind}")
-    except (KeyError, TypeError) as exc:
-        raise IntegrityError(f"malformed {event.kind} event: {exc}") from exc
-
-
-def _mime_types_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(list(value), ensure_ascii=False)
-
-
-def _create_bucket(conn: apsw.Connection, data: dict[str, Any], at: str) -> None:
-    conn.execute(
-        "INSERT INTO storage_buckets(id, name, owner, public, file_size_limit, "
-        "allowed_mime_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO NOTHING",
-        (
-            data["id"],
-            data["name"],
-            data.get("owner"),
-            int(bool(data.get("public"))),
-            data.get("file_size_limit"),
-            _mime_types_text(data.get("allowed_mime_types")),
-            at,
-            at,
-        ),
-    )
-
-
-def _update_bucket(conn: apsw.Connection, data: dict[str, Any], at: str) -> None:
-    changes: dict[str, Any] = {"updated_at": at}
-    if "public" in data:
-        changes["public"] = int(bool(data["public"]))
-    if "file_size_limit" in data:
-        changes["file_size_limit"] = data["file_size_limit"]
-    if "allowed_mime_types" in data:
-        changes["allowed_mime_types"] = _mime_types_text(data["allowed_mime_types"])
-    assignments = ", ".join(f"{column} = ?" for column in changes)
-    conn.execute(
-        f"UPDATE storage_buckets SET {assignments} WHERE id = ?", [*changes.values(), data["id"]]
-    )
-
-
-def _newer(conn: apsw.Connection, event: Event, bucket_id: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT hlc, origin FROM storage_objects WHERE bucket_id = ? AND name = ?",
-        (bucket_id, name),
-    ).fetchone()
-    return row is None or (event.hlc, event.origin) > (row[0], row[1])
-
-
-def _put_object(conn: apsw.Connection, event: Event, data: dict[str, Any], at: str) -> None:
-    bucket_id, name = data["bucket_id"], data["name"]
-    if not _newer(conn, event, bucket_id, name):
-        return
-    metadata = object_metadata(
-        data["blob"], int(data["size"]), data["mimetype"], data["cache_control"], at
-    )
-    conn.execute(
-        "INSERT INTO storage_objects(id, bucket_id, name, owner, metadata, user_metadata, blob, "
-        "created_at, updated_at, last_accessed_at, hlc, origin) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(bucket_id, name) DO UPDATE SET owner = excluded.owner, "
-        "metadata = excluded.metadata, user_metadata = excluded.user_metadata, "
-        "blob = excluded.blob, updated_at = excluded.updated_at, "
-        "last_accessed_at = excluded.last_accessed_at, hlc = excluded.hlc, "
-        "origin = excluded.origin",
-        (
-            data["id"],
-            bucket_id,
-            name,
-            data.get("owner"),
-            json.dumps(metadata),
-            json.dumps(data.get("user_metadata")),
-            data["blob"],
-            at,
-            at,
-            at,
-            event.hlc,
-            event.origin,
-        ),
-    )
-
-
-def _move_object(conn: apsw.Connection, event: Event, data: dict[str, Any], at: str) -> None:
-    bucket_id, source = data["bucket_id"], data["source"]
-    target_bucket, target = data.get("destination_bucket") or bucket_id, data["destination"]
-    if conn.execute(
-        "SELECT 1 FROM storage_objects WHERE bucket_id = ? AND name = ?", (bucket_id, source)
-    ).fetchone() is None or not _newer(conn, event, target_bucket, target):
-        return
-    conn.execute(
-        "DELETE FROM storage_objects WHERE bucket_id = ? AND name = ?", (target_bucket, target)
-    )
-    conn.execute(
-        "UPDATE storage_objects SET bucket_id = ?, name = ?, owner = coalesce(?, owner), "
-        "updated_at = ?, hlc = ?, origin = ? WHERE bucket_id = ? AND name = ?",
-        (target_bucket, target, data.get("owner"), at, event.hlc, event.origin, bucket_id, source),
-    )
-
-
-def _reset(conn: apsw.Connection) -> None:
-    conn.execute("DELETE FROM storage_objects")
-    # Buckets a migration seeded are made again when its schema event replays.
-    conn.execute("DELETE FROM storage_buckets")
-
-
-PROJECTION = Projection("storage", ("storage.",), _apply, _reset)
-
-
-def stamp_seeded_buckets(conn: apsw.Connection, event: Event) -> None:
-    """After a migration: buckets it inserted (`insert into storage.buckets ...`) get the
-    migration event's time, the same on every node that applies it."""
-    at = hlc_mod.to_iso(event.hlc)
-    conn.execute(
-        "UPDATE storage_buckets SET created_at = coalesce(created_at, ?), "
-        "updated_at = coalesce(updated_at, ?) WHERE created_at IS NULL OR updated_at IS NULL",
-        (at, at),
-    )
 
 
 # -- reads ---------------------------------------------------------------------------------------
