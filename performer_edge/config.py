@@ -88,6 +88,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
     Setting(
+        "storage_gc_interval",
+        int,
+        3600,
+        "seconds between passes collecting blobs no object references (0: only "
+        "`performer storage gc`)",
+        minimum=0,
+    ),
+    Setting(
+        "storage_gc_grace",
+        int,
+        3600,
+        "seconds a new blob is kept before gc may collect it unreferenced",
+        minimum=60,
+    ),
+    Setting(
         "migrations",
         Path,
         None,
@@ -188,6 +203,8 @@ class Settings:
     max_clock_skew_ms: int = 60_000
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
+    storage_gc_interval: int = 3600
+    storage_gc_grace: int = 3600
     migrations: Path | None = None
     site_url: str = "http://localhost:3000"
     api_url: str | None = None

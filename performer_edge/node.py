@@ -167,6 +167,8 @@ class Node:
                 tokens,
                 rest.catalog.get,
                 max_file_bytes=settings.max_body_bytes,
+                gc_interval=settings.storage_gc_interval,
+                gc_grace=settings.storage_gc_grace,
             )
             cluster_state.open(db, log, tokens)
 

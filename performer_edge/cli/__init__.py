@@ -22,6 +22,7 @@ from performer_edge.cli import (
     replay_cmd,
     serve_cmd,
     status_cmd,
+    storage_cmd,
     sync_cmd,
 )
 from performer_edge.cli.common import fail
@@ -40,6 +41,7 @@ COMMANDS = (
     cluster_cmd,
     peers_cmd,
     sync_cmd,
+    storage_cmd,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from performer_edge.core.log import LogWriter
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import store
+from performer_edge.storage.blob_gc import BlobPins, run_on_schedule
 from performer_edge.storage.policies import Access, CatalogSource
 from storage_blobs import BlobStore
 
@@ -34,6 +36,8 @@ class StorageComponent:
         catalog: CatalogSource,
         *,
         max_file_bytes: int,
+        gc_interval: int = 0,
+        gc_grace: int = 3600,
     ) -> None:
         from performer_edge.storage.buckets import BucketService
         from performer_edge.storage.objects import ObjectService
@@ -45,6 +49,9 @@ class StorageComponent:
         self.tokens = tokens
         self.catalog = catalog
         self.max_file_bytes = max_file_bytes
+        self.gc_interval = gc_interval
+        self.gc_grace = gc_grace
+        self.pins = BlobPins()  # blobs of uploads not yet committed: gc keeps them
         self.buckets = BucketService(self)
         self.objects = ObjectService(self)
         self.signer = Signer(self)
@@ -59,10 +66,21 @@ class StorageComponent:
         catalog: CatalogSource,
         *,
         max_file_bytes: int,
+        gc_interval: int = 0,
+        gc_grace: int = 3600,
     ) -> StorageComponent:
         blobs = BlobStore(data_root / BLOBS_DIR)
         blobs.cleanup_tmp()  # uploads a crash cut short
-        return cls(db, log, blobs, tokens, catalog, max_file_bytes=max_file_bytes)
+        return cls(
+            db,
+            log,
+            blobs,
+            tokens,
+            catalog,
+            max_file_bytes=max_file_bytes,
+            gc_interval=gc_interval,
+            gc_grace=gc_grace,
+        )
 
     def access(self, conn: apsw.Connection, context: RequestContext) -> Access:
         return Access(conn, self.catalog(conn), context)
@@ -75,3 +93,7 @@ class StorageComponent:
 
         app[api.STORAGE] = self
         api.register(app)
+        app.cleanup_ctx.append(self._collect_garbage)
+
+    def _collect_garbage(self, app: web.Application) -> AsyncIterator[None]:
+        return run_on_schedule(self, interval=self.gc_interval, grace_seconds=self.gc_grace)

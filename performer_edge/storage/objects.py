@@ -113,9 +113,10 @@ class ObjectService:
             blob = await storage.blobs.put_async(body.chunks, max_size=limit)
         except BlobTooLarge:
             raise errors.entity_too_large() from None
-        return await storage.db.write(
-            lambda tx: self._commit_put(tx, context, bucket_id, name, blob, body, upsert=upsert)
-        )
+        with storage.pins.holding(blob.hash):  # until its row commits (blob_gc)
+            return await storage.db.write(
+                lambda tx: self._commit_put(tx, context, bucket_id, name, blob, body, upsert=upsert)
+            )
 
     def _commit_put(
         self,
