@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-rest: $(STAMP)
 # Catch-up of 100,000 events by a fresh node, over WebSocket then SSE, between two real nodes.
 bench-sync: $(STAMP)
 	$(BIN)/python bench/sync.py
+
+bench-sync-snapshot: $(STAMP)
+	$(BIN)/python bench/sync_snapshot.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

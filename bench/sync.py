@@ -18,9 +18,9 @@ servers' CPU seconds (user + system, /proc/PID/stat) and RSS (/proc/PID/status) 
 the catch-up; A is restarted per transport so each run starts alike.
 
 Target (from the issue): at least 50,000 events/s over WebSocket on this machine, from B's
-start to B holding all N (HIT/MISS printed). There is no peer system to compare with here, and
-the issue's snapshot path (a fresh node installs a compacted snapshot instead of replaying the
-log) needs log compaction, which does not exist yet: it is reported as not measured.
+start to B holding all N (HIT/MISS printed). There is no peer system to compare with here. The
+issue's snapshot path (a fresh node installs a compacted snapshot instead of taking the whole
+log) is measured by bench/sync_snapshot.py.
 
 Per-event CPU costs of the receive path are also timed in-process (CBOR decode of a batch
 frame, shape check, Ed25519 verification as bridge.py does it and with the key reused), with
@@ -62,10 +62,8 @@ sys.path.insert(0, str(_BENCH))
 
 import aiohttp  # noqa: E402
 from auth_servers import (  # noqa: E402
-    Process,
     ensure_pyspy,
     filesystem_type,
-    performer_serve,
 )
 from common import emit, log, ratio, run_script  # noqa: E402
 from event_log_report import PAYLOAD  # noqa: E402
@@ -73,34 +71,21 @@ from load import process_cpu_seconds, process_memory  # noqa: E402
 from nacl.signing import SigningKey, VerifyKey  # noqa: E402
 from sync_profile import start_pyspy, stop_pyspy  # noqa: E402
 from sync_report import print_report  # noqa: E402
+from sync_servers import FIRST_POLL_S, TRANSPORTS, Serve, held, join  # noqa: E402
 
 from performer_edge.config import Settings  # noqa: E402
-from performer_edge.core.datadir import DataDir  # noqa: E402
 from performer_edge.core.db import WriteTx  # noqa: E402
 from performer_edge.core.events import check_shape, encode_payload, sign_event  # noqa: E402
 from performer_edge.node import Node  # noqa: E402
-from performer_edge.peers import membership, trust  # noqa: E402
 from performer_edge.peers.bridge import from_wire, to_wire  # noqa: E402
 
 KIND = "app.bench"
 SCOPE = "bench"
 TARGET_WS = 50_000  # events/s over WebSocket, from B's start to B holding all N
-TRANSPORTS = {"websocket": "http://", "sse": "sse+http://"}
-START_TIMEOUT_S = 60.0
-FIRST_POLL_S = 0.01  # poll interval until B holds its first event
 MICRO_EVENTS = 2048
 
 
 # -- setup: a cluster and a prefilled log -------------------------------------------------------
-
-
-def join(data: Path, root: SigningKey) -> None:
-    """Make `data` a member of `root`'s cluster (what `performer cluster join` leaves on disk)."""
-    data_dir = DataDir(data)
-    data_dir.initialize()
-    node_id = data_dir.load_identity().public_key
-    certificate = trust.issue(root, node_id, int(time.time() * 1000))
-    membership.save(data_dir, membership.Membership(bytes(root.verify_key), certificate))
 
 
 def prefill(data: Path, n: int, batch: int) -> float:
@@ -124,66 +109,6 @@ def prefill(data: Path, n: int, batch: int) -> float:
     finally:
         node.close()
     return time.perf_counter() - started
-
-
-# -- the servers -----------------------------------------------------------------------------
-
-
-class Serve(Process):
-    """`performer serve` on 127.0.0.1 with a free port, stdout/stderr to files."""
-
-    def __init__(self, name: str, data: Path, extra: list[str]) -> None:
-        self.name = name
-        self.data = data
-        self.extra = extra
-        self.key = ""
-        self.spawned_at = 0.0
-        self.ready_at = 0.0
-        self.stdout_path = data.parent / f"{name}-{time.monotonic_ns()}.stdout"
-        self.stderr_path = self.stdout_path.with_suffix(".stderr")
-
-    def spawn(self) -> None:
-        command = [*performer_serve(self.data), *self.extra]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.spawned_at = time.monotonic()
-            self.proc = subprocess.Popen(
-                command, stdout=out, stderr=err, env=env, start_new_session=True
-            )
-
-    async def wait_ready(self) -> None:
-        """Until the banner is printed (the socket listens, the dialer has started)."""
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            lines = self.stdout_path.read_text(errors="replace").splitlines()
-            if any(line.strip().startswith("JWT") for line in lines):
-                self.ready_at = time.monotonic()
-                for line in lines:
-                    if line.strip().startswith("API URL"):
-                        self.url = line.split()[-1]
-                    elif line.strip().startswith("service_role key"):
-                        self.key = line.split()[-1]
-                return
-            if not self.alive():
-                raise RuntimeError(f"{self.name} exited while starting:\n{self.tail()}")
-            await asyncio.sleep(FIRST_POLL_S)
-        raise RuntimeError(f"{self.name} did not start within {START_TIMEOUT_S:g} s")
-
-    def tail(self) -> str:
-        return self.stderr_path.read_text(errors="replace")[-2000:]
-
-    async def heads(self, http: aiohttp.ClientSession) -> dict[str, int]:
-        headers = {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
-        async with http.get(f"{self.url}/performer/v1/events/heads", headers=headers) as r:
-            r.raise_for_status()
-            body = await r.json()
-        return {origin: int(seq) for origin, seq in body["origins"].items()}
-
-    async def health(self, http: aiohttp.ClientSession) -> dict[str, Any]:
-        async with http.get(f"{self.url}/health") as r:
-            r.raise_for_status()
-            body: dict[str, Any] = await r.json()
-        return body
 
 
 # -- one catch-up ---------------------------------------------------------------------------
@@ -213,10 +138,6 @@ class CatchUp:
     b_sync: dict[str, Any] = field(default_factory=dict)
     progress: list[tuple[float, int]] = field(default_factory=list)  # (s since spawn, held)
     profile: dict[str, Any] = field(default_factory=dict)
-
-
-def held(target: dict[str, int], heads: dict[str, int]) -> int:
-    return sum(min(seq, heads.get(origin, 0)) for origin, seq in target.items())
 
 
 async def catch_up(
@@ -429,7 +350,7 @@ def build_report(
             "hit": bool(ws and ws.completed and ws.rate >= TARGET_WS),
         },
         "peer": "none: no other sync system to compare with on this machine",
-        "snapshot_path": "not measured: needs log compaction, which does not exist yet",
+        "snapshot_path": "measured by bench/sync_snapshot.py",
         "profiles": [
             {"transport": r.transport, "total_s": r.total_s, "rate": r.rate, **r.profile}
             for r in m["profile_runs"]

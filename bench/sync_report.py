@@ -112,8 +112,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"here, so per-event verification caps catch-up at "
         f"≈{ratio(1e6, c['verify_signature_us']):,.0f}/s on one core and "
         f"≈{ratio(1e6 * cores, c['verify_signature_us']):,.0f}/s on all {cores} (PyNaCl's cffi "
-        "calls release the GIL, so verification could run in parallel; today it runs in one "
-        "worker thread per session)."
+        "calls release the GIL: bridge.py spreads a batch's checks over up to 4 threads, which "
+        "the SQLite writer then competes with)."
     )
     for profile in report["profiles"]:
         print_profiles(console, profile)

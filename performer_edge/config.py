@@ -82,7 +82,7 @@ SETTINGS: tuple[Setting, ...] = (
         "max_clock_skew_ms",
         int,
         60_000,
-        "how far ahead of our clock a peer's event time may be before it is refused",
+        "how far a peer's event time may pull this node's clock ahead of its wall clock",
         minimum=0,
     ),
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),

@@ -156,7 +156,8 @@ class Node:
             except BaseException:
                 db.close()
                 raise
-            rest = RestComponent(db, log, rows)
+            block = cluster.block if cluster is not None else 0
+            rest = RestComponent(db, log, rows, id_block=block)
             hooks.append(rest)
             db.run_exclusive(rest.load_tables)
             auth = AuthComponent.build(db, log, tokens, settings, data_dir.auth_secret_key())

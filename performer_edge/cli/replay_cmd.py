@@ -35,7 +35,15 @@ def run(args: argparse.Namespace) -> int:
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = node.db.run_exclusive(lambda conn: replay(conn, node.projections, report))
+            result = node.db.run_exclusive(
+                lambda conn: replay(
+                    conn,
+                    node.projections,
+                    report,
+                    migrations=node.db.migrations,
+                    prepare=node.db.prepare,
+                )
+            )
             node.db.run_exclusive(node.log.reload)
     finally:
         node.close()

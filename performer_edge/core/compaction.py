@@ -41,6 +41,7 @@ from performer_edge.core.snapshot import (
     load_state,
     read_info,
     snapshot_events,
+    upgraded,
     write_snapshot,
 )
 from performer_edge.errors import IntegrityError
@@ -225,7 +226,13 @@ class Snapshots:
         return self.log.vector()
 
     def _install(self, conn: apsw.Connection, path: Path) -> tuple[Snapshot, VersionVector]:
-        conn.execute("ATTACH ? AS snap", (str(path),))
+        with upgraded(path, self.db.migrations, self.db.prepare) as usable:
+            return self._install_attached(conn, path, usable)
+
+    def _install_attached(
+        self, conn: apsw.Connection, path: Path, usable: Path
+    ) -> tuple[Snapshot, VersionVector]:
+        conn.execute("ATTACH ? AS snap", (str(usable),))
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -251,10 +258,7 @@ class Snapshots:
         finally:
             conn.execute("DETACH snap")
         self.log.reload(conn)
-        try:
-            self.log.clock.observe(info.max_hlc)
-        except IntegrityError:
-            log.warning("snapshot %s is stamped ahead of this clock; not followed", path.name)
+        self.log.clock.observe(info.max_hlc)
         return snapshot, horizon
 
     # -- internals ---------------------------------------------------------------------------

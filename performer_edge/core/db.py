@@ -194,6 +194,11 @@ class Database:
             except RuntimeError:
                 log.warning("event loop closed before a read result could be delivered")
 
+    @property
+    def migrations(self) -> tuple[str, ...]:
+        """The schema steps, in order: the file's `user_version` counts those applied."""
+        return self._migrations
+
     def prepare(self, conn: apsw.Connection) -> apsw.Connection:
         """Give a connection of the caller's (to this file or a copy) the node's SQL functions,
         which generated columns, defaults and views may call."""

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from performer_edge.errors import IntegrityError
-
 LOGICAL_BITS = 16
 LOGICAL_MASK = (1 << LOGICAL_BITS) - 1
 
@@ -71,17 +69,15 @@ class HybridClock:
             return self._last
 
     def observe(self, remote: int) -> int:
-        """Take a remote timestamp into account; refuse one too far ahead of the wall clock."""
+        """Take a remote timestamp into account. One further ahead of the wall clock than
+        `max_skew_ms` moves this clock only that far: a peer with a wrong clock cannot drag
+        every later local timestamp into the future. Returns how far ahead beyond the limit
+        the remote was, in ms (0 when within it)."""
         with self._lock:
             wall = self._wall()
-            if physical_ms(remote) > wall + self._max_skew_ms:
-                ahead = physical_ms(remote) - wall
-                raise IntegrityError(
-                    f"remote clock is {ahead} ms ahead of ours (limit {self._max_skew_ms} ms)",
-                    code="clock_skew",
-                )
-            self._last = max(self._last, remote)
-            return self._last
+            bound = pack(wall + self._max_skew_ms, 0)
+            self._last = max(self._last, min(remote, bound))
+            return max(0, physical_ms(remote) - (wall + self._max_skew_ms))
 
     def _bump(self, hlc: int) -> int:
         if logical(hlc) == LOGICAL_MASK:

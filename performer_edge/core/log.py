@@ -7,6 +7,9 @@ functions over any connection.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,6 +23,8 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.projections import Projections
 from performer_edge.errors import IntegrityError
 from sync.version_vector import VersionVector
+
+log = logging.getLogger("performer.log")
 
 EVENT_COLUMNS = "pos, origin, seq, hlc, kind, scope, payload, sig"
 INSERT_EVENT = (
@@ -42,6 +47,8 @@ class LogWriter:
         self.projections = projections
         self._heads = heads
         self._origin = identity.public_key
+        self.clock_ahead_events = 0  # taken although stamped beyond the skew limit
+        self._ahead_warned: dict[bytes, float] = {}
 
     @classmethod
     def open(
@@ -89,9 +96,26 @@ class LogWriter:
             )
         if not verified:
             event.verify_signature()
-        self.clock.observe(event.hlc)
+        beyond = self.clock.observe(event.hlc)
+        if beyond:
+            self._clock_ahead(event, beyond)
         self._insert(tx, event)
         return True
+
+    def _clock_ahead(self, event: Event, beyond_ms: int) -> None:
+        """An event stamped further ahead than the skew limit: taken (refusing it would stall
+        sync until real time caught up), but counted and logged, once a minute per origin."""
+        self.clock_ahead_events += 1
+        now = time.monotonic()
+        origin = event.origin
+        if now - self._ahead_warned.get(origin, -math.inf) >= 60:
+            self._ahead_warned[origin] = now
+            log.warning(
+                "events of origin %s are stamped %d ms beyond the clock skew limit: "
+                "its clock is probably wrong",
+                origin.hex()[:16],
+                beyond_ms,
+            )
 
     def _insert(self, tx: WriteTx, event: Event) -> Event:
         conn = tx.conn

@@ -8,15 +8,16 @@ the events it folded) plus the events held after it (`core.compaction`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import apsw
 
 from performer_edge.core.compaction import apply_after, base_snapshot
 from performer_edge.core.log import count_events, read_horizon
 from performer_edge.core.projections import Projections
-from performer_edge.core.snapshot import load_state
+from performer_edge.core.snapshot import Prepare, Snapshot, load_state, upgraded
 from performer_edge.errors import DataDirError
 from sync.version_vector import VersionVector
 
@@ -32,16 +33,42 @@ class ReplayReport:
 
 
 def replay(
-    conn: apsw.Connection, projections: Projections, progress: Progress | None = None
+    conn: apsw.Connection,
+    projections: Projections,
+    progress: Progress | None = None,
+    *,
+    migrations: Sequence[str] = (),
+    prepare: Prepare = lambda c: c,
 ) -> ReplayReport:
-    started = time.monotonic()
+    """`migrations` and `prepare` (the node's `Database.migrations` and `.prepare`) bring a
+    base snapshot made before an upgrade to the current schema."""
     base = base_snapshot(conn)
     if base is None and read_horizon(conn):
         raise DataDirError("the log is compacted but names no base snapshot: cannot replay")
     if base is not None and not base.path.exists():
         raise DataDirError(f"the log's base snapshot {base.path} is missing: cannot replay")
-    if base is not None:
-        conn.execute("ATTACH ? AS snap", (str(base.path),))
+    if base is None:
+        return _replay(conn, projections, progress, None, None)
+    with upgraded(base.path, migrations or _current(conn), prepare) as usable:
+        return _replay(conn, projections, progress, base, usable)
+
+
+def _current(conn: apsw.Connection) -> tuple[str, ...]:
+    """Without the steps at hand: as many as this database has (no upgrade possible)."""
+    row = conn.execute("PRAGMA main.user_version").fetchone()
+    return ("",) * (int(row[0]) if row else 0)
+
+
+def _replay(
+    conn: apsw.Connection,
+    projections: Projections,
+    progress: Progress | None,
+    base: Snapshot | None,
+    usable: Path | None,
+) -> ReplayReport:
+    started = time.monotonic()
+    if usable is not None:
+        conn.execute("ATTACH ? AS snap", (str(usable),))
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -63,7 +90,7 @@ def replay(
             conn.execute("ROLLBACK")
             raise
     finally:
-        if base is not None:
+        if usable is not None:
             conn.execute("DETACH snap")
     names = tuple(p.name for p in projections)
     return ReplayReport(done, names, time.monotonic() - started, base is not None)

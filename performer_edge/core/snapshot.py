@@ -16,11 +16,13 @@ statements of the four kinds a node makes are run, never one naming a node-local
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -28,6 +30,7 @@ from typing import Any, Final
 import apsw
 import cbor2
 
+from performer_edge.core import dbfile
 from performer_edge.core.projections import Projections
 from performer_edge.errors import IntegrityError
 from sync.version_vector import VersionVector
@@ -123,8 +126,9 @@ def _strip(conn: apsw.Connection) -> SnapshotInfo:
                 "e.payload, e.sig FROM events e JOIN rest_migrations_pending p "
                 "ON p.origin = e.origin AND p.seq = e.seq"
             )
-        for table in LOCAL_TABLES:
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for table in LOCAL_TABLES:  # emptied, not dropped: later schema steps may alter them
+            if _has_table(conn, "main", table):
+                conn.execute(f'DELETE FROM "{table}"')
         info = {
             "format": FORMAT,
             "vector": vector.to_wire(),
@@ -202,6 +206,48 @@ def load_state(conn: apsw.Connection, projections: Projections, schema: str = "s
             conn.execute(sql)
 
 
+@contextlib.contextmanager
+def upgraded(path: Path, migrations: Sequence[str], prepare: Prepare) -> Iterator[Path]:
+    """The snapshot at `path`, brought to this node's schema: a snapshot made before an upgrade
+    gets the schema steps it lacks, on a temporary copy (the file keeps its digest)."""
+    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        version = _user_version(conn, "main")
+    finally:
+        conn.close()
+    if version > len(migrations):
+        raise IntegrityError(
+            f"the snapshot has schema version {version}, newer than this node's "
+            f"{len(migrations)}: upgrade performer",
+            code="bad_snapshot",
+        )
+    if version == len(migrations):
+        yield path
+        return
+    copy = path.with_name(f"upgrading-{uuid.uuid4().hex}.db")
+    try:
+        shutil.copyfile(path, copy)
+        conn = prepare(apsw.Connection(str(copy)))
+        try:
+            application_id = conn.execute("PRAGMA application_id").fetchone()
+            dbfile.migrate(conn, int(application_id[0]) if application_id else 0, migrations)
+            conn.execute(
+                "UPDATE snapshot_info SET value = ? WHERE key = 'schema_version'",
+                (cbor2.dumps(len(migrations)),),
+            )
+        except apsw.Error as exc:
+            raise IntegrityError(
+                f"the snapshot cannot be brought from schema version {version} to "
+                f"{len(migrations)}: {exc}",
+                code="bad_snapshot",
+            ) from exc
+        finally:
+            conn.close()
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
 def snapshot_events(conn: apsw.Connection, schema: str = "snap") -> list[tuple[Any, ...]]:
     """Events the snapshot carries because its parked migrations still need them."""
     return conn.execute(
@@ -211,16 +257,21 @@ def snapshot_events(conn: apsw.Connection, schema: str = "snap") -> list[tuple[A
 
 
 def _objects(conn: apsw.Connection, schema: str) -> list[tuple[str, str, str]]:
+    """The snapshot's schema objects to copy: not its own tables, SQLite's, or the (empty)
+    node-local tables and their indexes."""
     rows: list[tuple[Any, ...]] = conn.execute(
-        f"SELECT type, name, sql FROM {schema}.sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+        f"SELECT type, name, tbl_name, sql FROM {schema}.sqlite_master "
+        "WHERE sql IS NOT NULL ORDER BY rowid"
     ).fetchall()
     objects = []
-    for kind, name, sql in rows:
+    for kind, name, table, sql in rows:
         if name in ("snapshot_info", "snapshot_events") or name.startswith("sqlite_"):
             continue
         local_write = kind == "trigger" and _LOCAL_WRITE.search(sql)
-        if not _CREATE.match(sql) or local_write or name.lower() in LOCAL_TABLES:
+        if not _CREATE.match(sql) or local_write:
             raise IntegrityError(f"snapshot object {name!r} is not allowed", code="bad_snapshot")
+        if str(table).lower() in LOCAL_TABLES:
+            continue
         objects.append((str(kind), str(name), str(sql)))
     return objects
 

@@ -93,8 +93,8 @@ def admit(data_dir: DataDir, state: ClusterState, request: JoinRequest, now_ms: 
     if request.node_id in state.revoked:
         raise Forbidden("this node's key has been revoked from the cluster", code="node_revoked")
     book = invites.InviteBook(data_dir)
-    roles = book.redeem(ours.cluster_id, request.secret, request.node_id, now_ms)
-    certificate = trust.issue(root, request.node_id, now_ms, roles=roles)
+    roles, block = book.redeem(ours.cluster_id, request.secret, request.node_id, now_ms)
+    certificate = trust.issue(root, request.node_id, now_ms, roles=roles, block=block)
     return Membership(ours.cluster_id, certificate)
 
 

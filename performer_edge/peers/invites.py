@@ -122,6 +122,7 @@ class InviteBook:
     def __init__(self, data_dir: DataDir) -> None:
         self.path = data_dir.keys_dir / INVITES_FILE
         self.lock_path = data_dir.keys_dir / LOCK_FILE
+        self._next_block = 1  # read with the entries, under the lock
 
     def issue(
         self,
@@ -148,12 +149,16 @@ class InviteBook:
             self._write(entries)
         return invite
 
-    def redeem(self, cluster_id: bytes, secret: bytes, node_id: bytes, now_ms: int) -> list[str]:
-        """Burn the invite for `node_id`; the roles its certificate gets. Forbidden or Conflict
+    def redeem(
+        self, cluster_id: bytes, secret: bytes, node_id: bytes, now_ms: int
+    ) -> tuple[list[str], int]:
+        """Burn the invite for `node_id`; the roles its certificate gets and its identity block
+        (the next one: blocks are never given twice, 0 being the root's). Forbidden or Conflict
         (with a code) when the invite is unknown, used, expired or for another cluster."""
         wanted = secret_hash(secret)
         with self._locked():
             entries = self._read()
+            block = self._next_block
             entry = next((e for e in entries if e.get("secret_sha256") == wanted), None)
             if entry is None:
                 raise Forbidden(
@@ -169,8 +174,10 @@ class InviteBook:
                 raise Forbidden("the invite has expired", code="invite_expired")
             entry["used_ms"] = now_ms
             entry["used_by"] = node_id.hex()
+            entry["block"] = block
+            self._next_block = block + 1
             self._write(entries)
-        return [str(role) for role in entry.get("roles", ["node"])]
+        return [str(role) for role in entry.get("roles", ["node"])], block
 
     def pending(self, now_ms: int) -> int:
         """How many issued invites are neither used nor expired."""
@@ -191,6 +198,7 @@ class InviteBook:
             os.close(fd)  # closing releases the lock
 
     def _read(self) -> list[dict[str, Any]]:
+        self._next_block = 1
         if not self.path.exists():
             return []
         try:
@@ -198,13 +206,16 @@ class InviteBook:
             entries = stored["invites"]
             if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
                 raise TypeError("invites must be a list of objects")
+            given = [int(e["block"]) for e in entries if isinstance(e.get("block"), int)]
+            self._next_block = max([int(stored.get("next_block", 1)), *(b + 1 for b in given)])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataDirError(f"cluster invites {self.path} are unusable: {exc}") from exc
         return entries
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
+        stored = {"invites": entries, "next_block": self._next_block}
         try:
-            write_secret_file(str(self.path), json.dumps({"invites": entries}).encode())
+            write_secret_file(str(self.path), json.dumps(stored).encode())
         except OSError as exc:
             raise DataDirError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 

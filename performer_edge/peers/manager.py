@@ -179,6 +179,9 @@ class PeerManager:
             "sessions_opened": self.sessions_opened,
             "sessions_closed": self.sessions_closed,
             "peer_faults": sum(self.faults.values()),
+            "clock_ahead_events": self.log.clock_ahead_events,
+            "snapshots_installed": self.snapshots.installed if self.snapshots else 0,
+            "horizon_events": self.snapshots.horizon.total() if self.snapshots else 0,
         }
 
     # -- internals ---------------------------------------------------------------------------

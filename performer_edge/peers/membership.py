@@ -35,6 +35,11 @@ class Membership:
     def roles(self) -> tuple[str, ...]:
         return trust.parse(self.certificate).roles
 
+    @property
+    def block(self) -> int | None:
+        """This node's identity block (None: a certificate from before blocks existed)."""
+        return trust.parse(self.certificate).block
+
 
 def load(data_dir: DataDir) -> Membership | None:
     path = data_dir.keys_dir / MEMBERSHIP_FILE
@@ -75,7 +80,7 @@ def create_cluster(data_dir: DataDir, identity: NodeIdentity, now_ms: int) -> Me
         raise DataDirError(f"{data_dir.root} already belongs to a cluster")
     root = SigningKey.generate()
     write_secret_file(str(data_dir.keys_dir / ROOT_KEY_FILE), bytes(root))
-    certificate = trust.issue(root, identity.public_key, now_ms, roles=("node", "root"))
+    certificate = trust.issue(root, identity.public_key, now_ms, roles=("node", "root"), block=0)
     membership = Membership(bytes(root.verify_key), certificate)
     save(data_dir, membership)
     return membership

@@ -3,10 +3,14 @@
 A cluster is named by its root public key (Ed25519, 32 bytes): `cluster_id = root public key`.
 The root signs a certificate for each member node's key:
 
-    certificate = CBOR [CERT_FORMAT, cluster_id, node_id, issued_ms, expires_ms, roles] ++ sig
+    certificate = CBOR [CERT_FORMAT, cluster_id, node_id, issued_ms, expires_ms, roles, block]
+                  ++ sig
 
 (`sig`: the root's 64-byte signature over the CBOR part; `expires_ms` 0 means no expiry;
-`roles` a list of names such as "node" or "hub"). A node presents its certificate in HELLO; the
+`roles` a list of names such as "node" or "hub"; `block` the node's identity block, a number
+the root gives each member once (0 for itself), so the integers a node allocates for identity
+columns never collide with another member's: see `rest.identity`. Certificates issued before
+blocks existed have six fields and no block.) A node presents its certificate in HELLO; the
 peer checks, once the key is proven by the handshake, that the certificate is the root's, for
 that key, current, and not revoked (`ClusterTrust.check`). The root key itself stays on the
 node that made the cluster (`performer cluster init`); other nodes hold only the public half.
@@ -26,6 +30,7 @@ from sync.messages import Hello
 CERT_FORMAT = 1
 SIGNATURE_BYTES = 64
 MAX_CERTIFICATE = 4096
+MAX_BLOCKS = 1 << 21  # identity blocks of 2^32 values each stay below 2^53 (JSON-safe)
 
 
 @dataclass(frozen=True)
@@ -35,18 +40,20 @@ class Certificate:
     issued_ms: int
     expires_ms: int  # 0: no expiry
     roles: tuple[str, ...]
+    block: int | None = None  # the identity block; None in certificates from before blocks
 
     def encode_unsigned(self) -> bytes:
-        return cbor2.dumps(
-            [
-                CERT_FORMAT,
-                self.cluster_id,
-                self.node_id,
-                self.issued_ms,
-                self.expires_ms,
-                list(self.roles),
-            ]
-        )
+        fields: list[object] = [
+            CERT_FORMAT,
+            self.cluster_id,
+            self.node_id,
+            self.issued_ms,
+            self.expires_ms,
+            list(self.roles),
+        ]
+        if self.block is not None:
+            fields.append(self.block)
+        return cbor2.dumps(fields)
 
 
 class CertificateError(ValueError):
@@ -60,10 +67,12 @@ def issue(
     *,
     expires_ms: int = 0,
     roles: Iterable[str] = ("node",),
+    block: int | None = None,
 ) -> bytes:
     """A certificate for `node_id`, signed by the cluster root."""
     cluster_id = bytes(root.verify_key)
-    body = Certificate(cluster_id, node_id, now_ms, expires_ms, tuple(roles)).encode_unsigned()
+    certificate = Certificate(cluster_id, node_id, now_ms, expires_ms, tuple(roles), block)
+    body = certificate.encode_unsigned()
     return body + root.sign(body).signature
 
 
@@ -75,7 +84,8 @@ def parse(certificate: bytes) -> Certificate:
         raise CertificateError("certificate missing or of a bad size")
     try:
         fields = cbor2.loads(certificate[:-SIGNATURE_BYTES])
-        version, cluster_id, node_id, issued, expires, roles = fields
+        version, cluster_id, node_id, issued, expires, roles, *rest = fields
+        block = rest[0] if len(rest) == 1 else None
     except Exception as exc:  # cbor2 raises several types; a short list fails unpacking
         raise CertificateError("certificate is not readable") from exc
     valid = (
@@ -88,10 +98,12 @@ def parse(certificate: bytes) -> Certificate:
         and type(expires) is int
         and isinstance(roles, list)
         and all(isinstance(r, str) for r in roles)
+        and len(rest) <= 1
+        and (block is None or (type(block) is int and 0 <= block < MAX_BLOCKS))
     )
     if not valid:
         raise CertificateError("certificate fields are malformed")
-    return Certificate(cluster_id, node_id, issued, expires, tuple(roles))
+    return Certificate(cluster_id, node_id, issued, expires, tuple(roles), block)
 
 
 def verify(certificate: bytes, cluster_id: bytes, node_id: bytes, now_ms: int) -> Certificate:

@@ -50,7 +50,7 @@ from performer_edge.rest.compile_write import (
     compile_conflict_check,
     resolve_table,
 )
-from performer_edge.rest.component import RestComponent
+from performer_edge.rest.component import RestComponent, identity_range
 from performer_edge.rest.migrate_types import SqliteValue
 from performer_edge.rest.query import Query
 from performer_edge.rest.query_headers import Preferences, ResponseFormat
@@ -244,7 +244,7 @@ def _insert(tx: WriteTx, write: WriteRequest, rows: list[dict[str, JsonValue]]) 
             provided = set(json_row)
             _json_defaults(table, json_row, context)
             stored = body_row_to_storage(table, json_row, catalog)
-            _storage_defaults(conn, table, stored, identities)
+            _storage_defaults(conn, table, stored, identities, rest.id_block)
             key = {c: stored.get(c) for c in table.primary_key}
             existing = None
             if resolution is not None:
@@ -452,20 +452,35 @@ def _json_defaults(table: Table, row: dict[str, JsonValue], context: RequestCont
 
 
 def _storage_defaults(
-    conn: apsw.Connection, table: Table, stored: dict[str, SqliteValue], identities: dict[str, int]
+    conn: apsw.Connection,
+    table: Table,
+    stored: dict[str, SqliteValue],
+    identities: dict[str, int],
+    block: int | None,
 ) -> None:
-    """Identity (the next integer) and expression defaults, read on the writer connection."""
+    """Identity and expression defaults, read on the writer connection. An identity is the
+    next integer of this node's block (`identity_range`), so two members inserting while apart
+    never pick the same key."""
     for column in table.columns:
         if column.generated is not None or stored.get(column.name) is not None:
             continue
         kind = column.default.kind if column.default is not None else None
         if column.identity is not None or kind is DefaultKind.IDENTITY:
+            low, high = identity_range(block)
             if column.name not in identities:
                 found = conn.execute(
-                    f"SELECT max({_quote(column.name)}) FROM {_quote(table.sqlite_name)}"
+                    f"SELECT max({_quote(column.name)}) FROM {_quote(table.sqlite_name)} "
+                    f"WHERE {_quote(column.name)} BETWEEN ? AND ?",
+                    (low, high),
                 ).fetchone()
-                identities[column.name] = int(found[0] or 0) if found else 0
+                identities[column.name] = int(found[0]) if found and found[0] else low
             identities[column.name] += 1
+            if identities[column.name] > high:
+                raise InvalidInput(
+                    f'identity column "{column.name}" has used every value of this node\'s '
+                    f"block ({low + 1}..{high})",
+                    code="2200H",
+                )
             stored[column.name] = identities[column.name]
         elif kind is DefaultKind.EXPRESSION and column.name not in stored:
             assert column.default is not None

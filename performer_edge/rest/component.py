@@ -19,6 +19,18 @@ from performer_edge.rest.row_format import RowOp, RowWrite, SqlValue, encode_pk
 from performer_edge.rest.row_registers import EMPTY_ROW, encode_row_state
 from performer_edge.rest.schema import CatalogCache, load_catalog
 
+BLOCK_BITS = 32  # identity values per node: 2^32; 2^21 blocks stay below 2^53 (JSON-safe)
+
+
+def identity_range(block: int | None) -> tuple[int, int]:
+    """(low, high): identity values of a node's block are low+1..high. Block b is a cluster
+    member's (given by the root with its certificate; 0 is the root's, and a node outside any
+    cluster's), so values allocated on two members never collide. None (a certificate from
+    before blocks): the whole table, as a lone Postgres would."""
+    if block is None:
+        return 0, (1 << 63) - 1
+    return block << BLOCK_BITS, ((block + 1) << BLOCK_BITS) - 1
+
 
 @dataclass
 class RestComponent:
@@ -26,6 +38,7 @@ class RestComponent:
     log: LogWriter
     rows: RowStore
     catalog: CatalogCache = field(default_factory=CatalogCache)
+    id_block: int | None = 0  # this node's identity block (see identity_range)
     _registered: set[str] = field(default_factory=set)
 
     def sync_tables(self, conn: apsw.Connection, catalog: Catalog, *, fill: bool = True) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import apsw
 import pytest
 
+from performer_edge.core import hlc
 from performer_edge.core.db import Database
 from performer_edge.core.events import Event, encode_payload, sign_event
 from performer_edge.core.identity import NodeIdentity
@@ -105,7 +106,7 @@ def test_ingest_copies_events_unchanged_and_ignores_redelivery(alice: Log, bob: 
     assert bob.read(version_vector) == VersionVector({alice.identity.public_key: 3})
 
 
-def test_ingest_refuses_gaps_tampering_and_clock_skew(alice: Log, bob: Log) -> None:
+def test_ingest_refuses_gaps_and_tampering(alice: Log, bob: Log) -> None:
     first, second = alice.append(), alice.append()
     with pytest.raises(IntegrityError, match="gap"):
         bob.ingest(second)
@@ -114,12 +115,19 @@ def test_ingest_refuses_gaps_tampering_and_clock_skew(alice: Log, bob: Log) -> N
     )
     with pytest.raises(IntegrityError, match="signature"):
         bob.ingest(tampered)
-    key = alice.identity.signing_key
-    future = sign_event(key, 1, (first.hlc >> 16) + 3_600_000 << 16, "app.x", "s", b"\xa0")
-    with pytest.raises(IntegrityError, match="ahead"):
-        bob.ingest(future)
     assert bob.ingest(first) is True
     assert bob.read(verify_log).ok
+
+
+def test_an_event_from_a_clock_far_ahead_is_taken_without_dragging_ours(
+    alice: Log, bob: Log
+) -> None:
+    key = alice.identity.signing_key
+    hour_ahead = (hlc.wall_clock_ms() + 3_600_000) << 16
+    future = sign_event(key, 1, hour_ahead, "app.x", "s", b"\xa0")
+    assert bob.ingest(future) is True  # refusing it would stall sync for an hour
+    assert bob.writer.clock_ahead_events == 1
+    assert bob.writer.clock.last < hour_ahead
 
 
 def test_malformed_remote_events_are_refused(bob: Log) -> None:

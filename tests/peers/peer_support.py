@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,9 +27,13 @@ ROOT = SigningKey(b"R" * 32)
 QUICK = SessionConfig(ping_interval=1.0, dead_after=4.0, handshake_timeout=3.0)
 
 
+BLOCKS = itertools.count(1)
+
+
 def join(data: Path, root: SigningKey = ROOT, **issue: object) -> bytes:
-    """Make `data` a member of `root`'s cluster (what `performer cluster join` leaves on disk).
-    Returns the node id."""
+    """Make `data` a member of `root`'s cluster (what `performer cluster join` leaves on disk,
+    with an identity block of its own). Returns the node id."""
+    issue.setdefault("block", next(BLOCKS))
     data_dir = DataDir(data)
     data_dir.initialize()
     node_id = data_dir.load_identity().public_key

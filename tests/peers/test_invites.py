@@ -97,7 +97,7 @@ def test_the_book_keeps_only_the_hash_and_burns_an_invite_once(book: invites.Inv
     assert stat.S_IMODE(book.path.stat().st_mode) == 0o600
     assert book.pending(NOW) == 1
     node = NODE.verify_key.encode()
-    assert book.redeem(CLUSTER, invite.secret, node, NOW + 1) == ["node", "hub"]
+    assert book.redeem(CLUSTER, invite.secret, node, NOW + 1) == (["node", "hub"], 1)
     assert book.pending(NOW) == 0
     with pytest.raises(Forbidden, match="already been used") as used:
         book.redeem(CLUSTER, invite.secret, node, NOW + 2)
@@ -127,6 +127,21 @@ def test_spent_invites_are_forgotten_after_a_week(book: invites.InviteBook) -> N
     assert len(json.loads(book.path.read_text())["invites"]) == 1
     with pytest.raises(Forbidden, match="unknown"):
         book.redeem(CLUSTER, old.secret, NODE.verify_key.encode(), NOW)
+
+
+def test_each_member_gets_its_own_identity_block_even_after_pruning(
+    book: invites.InviteBook,
+) -> None:
+    node = NODE.verify_key.encode()
+    blocks = []
+    for i in range(3):
+        invite = book.issue(CLUSTER, ("http://a",), ("node",), NOW + i, NOW + 1000)
+        blocks.append(book.redeem(CLUSTER, invite.secret, node, NOW + i)[1])
+    assert blocks == [1, 2, 3]  # 0 is the root's
+    later = NOW + invites.KEEP_SPENT_MS + 5000  # the spent invites are pruned by this issue
+    invite = book.issue(CLUSTER, ("http://a",), ("node",), later, later + 1000)
+    assert len(json.loads(book.path.read_text())["invites"]) == 1
+    assert book.redeem(CLUSTER, invite.secret, node, later)[1] == 4
 
 
 def test_concurrent_redemptions_burn_the_invite_exactly_once(book: invites.InviteBook) -> None:

@@ -26,10 +26,16 @@ def hello(node: bytes, certificate: bytes) -> Hello:
 
 
 def test_a_root_certificate_for_the_key_is_trusted() -> None:
-    certificate = issue(ROOT, NODE, NOW, roles=("node", "hub"))
+    certificate = issue(ROOT, NODE, NOW, roles=("node", "hub"), block=7)
     parsed = verify(certificate, CLUSTER, NODE, NOW + 1)
-    assert parsed.roles == ("node", "hub") and parsed.issued_ms == NOW
+    assert parsed.roles == ("node", "hub") and parsed.issued_ms == NOW and parsed.block == 7
     assert ClusterTrust(CLUSTER, lambda: NOW).check(hello(NODE, certificate)) is None
+
+
+def test_a_certificate_from_before_identity_blocks_is_still_trusted() -> None:
+    body = cbor2.dumps([1, CLUSTER, NODE, NOW, 0, ["node"]])
+    certificate = body + ROOT.sign(body).signature
+    assert verify(certificate, CLUSTER, NODE, NOW + 1).block is None
 
 
 @pytest.mark.parametrize(
@@ -39,6 +45,9 @@ def test_a_root_certificate_for_the_key_is_trusted() -> None:
         (b"\xff" * 100, "not readable"),
         (cbor2.dumps([1, CLUSTER]) + b"s" * 64, "not readable"),
         (cbor2.dumps([2, CLUSTER, NODE, NOW, 0, []]) + b"s" * 64, "malformed"),
+        (cbor2.dumps([1, CLUSTER, NODE, NOW, 0, [], -1]) + b"s" * 64, "malformed"),
+        (cbor2.dumps([1, CLUSTER, NODE, NOW, 0, [], 1 << 21]) + b"s" * 64, "malformed"),
+        (cbor2.dumps([1, CLUSTER, NODE, NOW, 0, [], 1, 2]) + b"s" * 64, "malformed"),
         (issue(SigningKey(b"o" * 32), NODE, NOW), "another cluster"),
         (issue(ROOT, bytes(32), NOW), "another node key"),
         (issue(ROOT, NODE, NOW)[:-1] + b"\x00", "not signed by the cluster root"),

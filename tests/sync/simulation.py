@@ -46,8 +46,10 @@ CONFIG = SessionConfig(batch_events=8, window=2, ping_interval=10, dead_after=60
 
 
 class SimNode:
-    def __init__(self, index: int, directory: Path) -> None:
+    def __init__(self, index: int, directory: Path, later_steps: tuple[str, ...] = ()) -> None:
+        """`later_steps`: schema steps after the usual ones (a node of a newer release)."""
         self.index = index
+        self.later_steps = later_steps
         self.key = SigningKey(bytes([index + 1]) * 32)
         self.path = directory / f"node{index}.db"
         self.acked: set[tuple[bytes, int]] = set()
@@ -71,6 +73,7 @@ class SimNode:
             ROW_EVENTS_SCHEMA,
             ROW_HIDDEN_SCHEMA,
             ITEMS,
+            *self.later_steps,
         )
         self.db = Database(self.path, synchronous="OFF", readers=1, migrations=migrations)
         identity = NodeIdentity(self.key)

@@ -151,3 +151,32 @@ def test_a_compacted_node_replays_to_the_same_state(network: Network) -> None:
     report = a.db.run_exclusive(lambda conn: replay(conn, a.projections))
     assert report.from_snapshot
     assert tables(a) == before
+
+
+def test_a_snapshot_from_an_older_release_is_brought_to_the_schema_of_the_new(
+    network: Network, tmp_path: Path
+) -> None:
+    a = network.nodes[0]
+    write(a, 30, seed=13)
+    network.compact(0)
+    base = a.snapshots.base
+    assert base is not None
+    newer = SimNode(5, tmp_path, later_steps=("CREATE TABLE later(x);",))
+    older = SimNode(6, tmp_path)
+    try:
+        data = base.path.read_bytes()
+        newer.snapshots.receive(base.id, 0, data)
+        assert newer.snapshots.install(base.id, base.size, base.digest) == a.log.vector()
+        assert tables(newer) == tables(a)
+        newer.db.read_sync(lambda c: c.execute("SELECT count(*) FROM later").fetchall())
+
+        made_by_newer = newer.snapshots.compact()  # one schema step ahead of `older`
+        data = made_by_newer.snapshot.path.read_bytes()
+        snapshot = made_by_newer.snapshot
+        older.snapshots.receive(snapshot.id, 0, data)
+        with pytest.raises(IntegrityError, match="upgrade performer"):
+            older.snapshots.install(snapshot.id, snapshot.size, snapshot.digest)
+        assert older.log.vector().total() == 0
+    finally:
+        newer.close()
+        older.close()
