@@ -103,6 +103,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=60,
     ),
     Setting(
+        "storage_resumable_expiry",
+        int,
+        86400,
+        "seconds a resumable (TUS) upload may sit idle before it expires and its data is removed",
+        minimum=1,
+    ),
+    Setting(
         "migrations",
         Path,
         None,
@@ -205,6 +212,7 @@ class Settings:
     max_body_bytes: int = 50 * 1024 * 1024
     storage_gc_interval: int = 3600
     storage_gc_grace: int = 3600
+    storage_resumable_expiry: int = 86400
     migrations: Path | None = None
     site_url: str = "http://localhost:3000"
     api_url: str | None = None

@@ -28,6 +28,9 @@ from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
 from performer_edge.core.tokens import TokenKeys, TrustedKeys
 from performer_edge.errors import DataDirError
+from performer_edge.functions.component import FunctionsComponent
+from performer_edge.functions.registry import FUNCTIONS_SCHEMA
+from performer_edge.functions.registry import PROJECTION as FUNCTIONS_PROJECTION
 from performer_edge.peers import membership
 from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
@@ -56,6 +59,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     LOG_HORIZON_SCHEMA,
     STORAGE_SCHEMA,
     STORAGE_MERGE_SCHEMA,
+    FUNCTIONS_SCHEMA,
 )
 
 
@@ -80,6 +84,7 @@ class Node:
         peers: PeerManager | None = None,
         *,
         storage: StorageComponent,
+        functions: FunctionsComponent,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -96,6 +101,7 @@ class Node:
         self.snapshots = snapshots  # the base snapshot, compaction, snapshots for peers
         self.peers = peers  # None: this node belongs to no cluster and syncs with nobody
         self.storage = storage
+        self.functions = functions
         self.version = __version__
         self.started_at = time.monotonic()
 
@@ -130,6 +136,7 @@ class Node:
             projections.register(make_projection(sync_tables))
             projections.register(CLUSTER_PROJECTION)
             projections.register(storage_projection.PROJECTION)
+            projections.register(FUNCTIONS_PROJECTION)
             bus = EventBus(settings.bus_queue_size)
 
             def committed(events: list[Any]) -> None:
@@ -171,6 +178,7 @@ class Node:
                 gc_interval=settings.storage_gc_interval,
                 gc_grace=settings.storage_gc_grace,
             )
+            functions = FunctionsComponent(db, log, data_dir.root, rest, storage)
             cluster_state.open(db, log, tokens)
 
             def state_replaced(conn: apsw.Connection) -> None:
@@ -209,6 +217,7 @@ class Node:
             snapshots,
             peers,
             storage=storage,
+            functions=functions,
         )
 
     @property
@@ -229,6 +238,7 @@ class Node:
         )
 
     def close(self) -> None:
+        self.functions.close()
         self.bus.close()
         self.db.close()
         self.data_dir.release_lock()

@@ -30,6 +30,7 @@ def make_app(node: Node) -> web.Application:
     node.auth.install(app)
     node.rest.install(app)
     node.storage.install(app)
+    node.functions.install(app)
     cluster_api.register(app)
     peer_routes.register(app)
     return app

@@ -171,8 +171,11 @@ def error_response(path: str, error: PerformerError) -> web.Response:
             "message": error.message,
         }
         # storage-api answers HTTP 400 with the logical status in `statusCode`; credentials
-        # refused at the gateway keep their 401, server failures their 5xx.
-        if 400 <= status < 500 and status != 401:
+        # refused at the gateway keep their 401, server failures their 5xx, and its TUS
+        # endpoint every status (TUS clients act on 404, 409, 413).
+        if path.startswith("/storage/v1/upload/resumable"):
+            headers["Tus-Resumable"] = "1.0.0"
+        elif 400 <= status < 500 and status != 401:
             status = 400
     elif family == "functions":
         body = {"code": FUNCTIONS_CODES.get(code, code), "message": error.message}

@@ -111,13 +111,7 @@ async def _request(request: web.Request) -> WriteRequest:
 
 async def insert(request: web.Request) -> web.Response:
     write = await _request(request)
-    body = await json_body(request)
-    rows = [body] if isinstance(body, dict) else body
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise InvalidInput(
-            "Empty or invalid json", code="PGRST102", details="expected an object or an array"
-        )
-    outcome = await _run(write, lambda tx: _insert(tx, write, rows))
+    outcome = await run_write(write, "POST", await json_body(request))
     merge = write.preferences.resolution == "merge-duplicates"
     status = 200 if merge and outcome.inserted == 0 and outcome.affected > 0 else 201
     total = str(outcome.affected) if write.preferences.count else "*"
@@ -126,10 +120,7 @@ async def insert(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     write = await _request(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise InvalidInput("Empty or invalid json", code="PGRST102", details="expected an object")
-    outcome = await _run(write, lambda tx: _update(tx, write, body))
+    outcome = await run_write(write, "PATCH", await json_body(request))
     n = outcome.affected
     total = str(n) if write.preferences.count else "*"
     content_range = f"0-{n - 1}/{total}" if n else f"*/{total}"
@@ -140,10 +131,31 @@ async def update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     write = await _request(request)
     await request.read()  # py sends `{}`; the body carries nothing for a DELETE
-    outcome = await _run(write, lambda tx: _delete(tx, write))
+    outcome = await run_write(write, "DELETE", None)
     total = str(outcome.affected) if write.preferences.count else "*"
     status = 200 if write.representation else 204
     return _answer(write, status, outcome, {"Content-Range": f"*/{total}"})
+
+
+async def run_write(write: WriteRequest, method: str, body: object) -> Outcome:
+    """One POST (insert), PATCH (update) or DELETE of `write.table_name`, as the handlers run
+    it: the entry point for callers inside the node (functions' host calls)."""
+    if method == "POST":
+        rows = [body] if isinstance(body, dict) else body
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InvalidInput(
+                "Empty or invalid json", code="PGRST102", details="expected an object or an array"
+            )
+        return await _run(write, lambda tx: _insert(tx, write, rows))
+    if method == "PATCH":
+        if not isinstance(body, dict):
+            raise InvalidInput(
+                "Empty or invalid json", code="PGRST102", details="expected an object"
+            )
+        return await _run(write, lambda tx: _update(tx, write, body))
+    if method == "DELETE":
+        return await _run(write, lambda tx: _delete(tx, write))
+    raise InvalidInput(f"no write method {method}", code="PGRST117")
 
 
 def _answer(

@@ -75,8 +75,10 @@ def collect_garbage(
 
 
 def maintenance_pass(storage: StorageComponent, grace_seconds: int) -> GcReport:
-    """What the running node does on its schedule: clear crash leftovers, then collect."""
+    """What the running node does on its schedule: clear crash leftovers and abandoned
+    resumable uploads, then collect."""
     storage.blobs.cleanup_tmp()
+    storage.resumable.expire()
     report = collect_garbage(storage, grace_seconds=grace_seconds)
     if report.deleted:
         log.info(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +18,36 @@ from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import store
 from performer_edge.storage.blob_gc import BlobPins, run_on_schedule
 from performer_edge.storage.policies import Access, CatalogSource
+from performer_edge.storage.resumable import ResumableUploads
 from storage_blobs import BlobStore
 
 BLOBS_DIR = "blobs"
+UPLOADS_DIR = "uploads"
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    max_file_bytes: int = 5 * 1024**3  # the most one object may hold (a bucket may say less)
+    gc_interval: int = 0  # seconds between maintenance passes; 0: none in this process
+    gc_grace: int = 3600  # seconds a new blob is safe from gc (storage_blobs' grace)
+    resumable_expiry: int = 24 * 3600  # seconds an idle resumable upload is kept
 
 
 class StorageComponent:
     """Everything storage needs from the node: the database and log (metadata as events), a
-    blob store under the data dir, the node's JWT keys (signed URLs any member verifies), and
-    the current schema catalog (policies on `storage.objects`, compiled by the REST layer)."""
+    blob store and resumable uploads under the data dir, the node's JWT keys (signed URLs any
+    member verifies), and the current schema catalog (policies on `storage.objects`, compiled
+    by the REST layer)."""
 
     def __init__(
         self,
         db: Database,
         log: LogWriter,
         blobs: BlobStore,
+        resumable: ResumableUploads,
         tokens: TokenKeys,
         catalog: CatalogSource,
-        *,
-        max_file_bytes: int,
-        gc_interval: int = 0,
-        gc_grace: int = 3600,
+        options: StorageOptions,
     ) -> None:
         from performer_edge.storage.buckets import BucketService
         from performer_edge.storage.objects import ObjectService
@@ -46,11 +56,11 @@ class StorageComponent:
         self.db = db
         self.log = log
         self.blobs = blobs
+        self.resumable = resumable
         self.tokens = tokens
         self.catalog = catalog
-        self.max_file_bytes = max_file_bytes
-        self.gc_interval = gc_interval
-        self.gc_grace = gc_grace
+        self.options = options
+        self.max_file_bytes = options.max_file_bytes
         self.pins = BlobPins()  # blobs of uploads not yet committed: gc keeps them
         self.buckets = BucketService(self)
         self.objects = ObjectService(self)
@@ -64,23 +74,12 @@ class StorageComponent:
         data_root: Path,
         tokens: TokenKeys,
         catalog: CatalogSource,
-        *,
-        max_file_bytes: int,
-        gc_interval: int = 0,
-        gc_grace: int = 3600,
+        options: StorageOptions,
     ) -> StorageComponent:
         blobs = BlobStore(data_root / BLOBS_DIR)
         blobs.cleanup_tmp()  # uploads a crash cut short
-        return cls(
-            db,
-            log,
-            blobs,
-            tokens,
-            catalog,
-            max_file_bytes=max_file_bytes,
-            gc_interval=gc_interval,
-            gc_grace=gc_grace,
-        )
+        resumable = ResumableUploads(data_root / UPLOADS_DIR, options.resumable_expiry)
+        return cls(db, log, blobs, resumable, tokens, catalog, options)
 
     def access(self, conn: apsw.Connection, context: RequestContext) -> Access:
         return Access(conn, self.catalog(conn), context)
@@ -96,4 +95,5 @@ class StorageComponent:
         app.cleanup_ctx.append(self._collect_garbage)
 
     def _collect_garbage(self, app: web.Application) -> AsyncIterator[None]:
-        return run_on_schedule(self, interval=self.gc_interval, grace_seconds=self.gc_grace)
+        options = self.options
+        return run_on_schedule(self, interval=options.gc_interval, grace_seconds=options.gc_grace)

@@ -83,6 +83,35 @@ class ObjectService:
 
     # -- upload --------------------------------------------------------------------------------
 
+    async def check_upload(
+        self,
+        context: RequestContext,
+        bucket_id: str,
+        name: str,
+        mimetype: str,
+        cache_control: str,
+        *,
+        upsert: bool,
+    ) -> int:
+        """May the caller upload `bucket_id/name` (checked before any byte is read)? The most
+        bytes it may have."""
+        storage = self.storage
+        early = {"mimetype": mimetype, "cacheControl": cache_control}
+
+        def check(conn: apsw.Connection) -> store.Bucket:
+            bucket = _require_bucket(conn, bucket_id)
+            if not mime_allowed(mimetype, bucket.allowed_mime_types):
+                raise errors.invalid_mime_type(mimetype)
+            existing = store.object_by_name(conn, bucket_id, name)
+            access = storage.access(conn, context)
+            _check_put(access, bucket_id, name, existing, upsert=upsert, metadata=early)
+            return bucket
+
+        bucket = await storage.db.read(check)
+        if bucket.file_size_limit is None:
+            return storage.max_file_bytes
+        return min(storage.max_file_bytes, bucket.file_size_limit)
+
     async def upload(
         self,
         context: RequestContext,
@@ -94,21 +123,9 @@ class ObjectService:
     ) -> str:
         """Store the body as `bucket_id/name`; the object's id."""
         storage = self.storage
-        early = {"mimetype": body.mimetype, "cacheControl": body.cache_control}
-
-        def check(conn: apsw.Connection) -> store.Bucket:
-            bucket = _require_bucket(conn, bucket_id)
-            if not mime_allowed(body.mimetype, bucket.allowed_mime_types):
-                raise errors.invalid_mime_type(body.mimetype)
-            existing = store.object_by_name(conn, bucket_id, name)
-            access = storage.access(conn, context)
-            _check_put(access, bucket_id, name, existing, upsert=upsert, metadata=early)
-            return bucket
-
-        bucket = await storage.db.read(check)
-        limit = storage.max_file_bytes
-        if bucket.file_size_limit is not None:
-            limit = min(limit, bucket.file_size_limit)
+        limit = await self.check_upload(
+            context, bucket_id, name, body.mimetype, body.cache_control, upsert=upsert
+        )
         try:
             blob = await storage.blobs.put_async(body.chunks, max_size=limit)
         except BlobTooLarge:

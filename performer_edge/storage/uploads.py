@@ -43,7 +43,8 @@ def cache_control_value(raw: str | None) -> str:
     return f"max-age={value}" if value.isdigit() else value
 
 
-def _metadata(text: str | None) -> Any:
+def parse_metadata_json(text: str | None) -> Any:
+    """User metadata sent as JSON text: an object, or None when absent."""
     if text is None or not text.strip():
         return None
     try:
@@ -62,7 +63,7 @@ def _header_metadata(header: str | None) -> Any:
         text = base64.b64decode(header, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise errors.invalid_request("x-metadata must be base64 of a JSON object") from None
-    return _metadata(text)
+    return parse_metadata_json(text)
 
 
 async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
@@ -125,7 +126,7 @@ async def _open_multipart(request: web.Request) -> UploadBody:
     return UploadBody(
         mimetype=mimetype,
         cache_control=cache_control_value(fields.get("cacheControl")),
-        user_metadata=_metadata(metadata),
+        user_metadata=parse_metadata_json(metadata),
         chunks=_part_chunks(part),
     )
 

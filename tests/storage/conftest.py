@@ -3,8 +3,9 @@ and policies declared in SQL), and supabase-py clients for it."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,11 @@ def storage_error(call: object) -> StorageApiError:
     with pytest.raises(StorageApiError) as caught:
         call()  # type: ignore[operator]
     return caught.value
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Poll `condition` until it holds (failing after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

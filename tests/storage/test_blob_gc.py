@@ -8,7 +8,6 @@ import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from conftest import performer_command, start_serving, stop_serving
@@ -19,7 +18,7 @@ from performer_edge.node import Node
 from performer_edge.storage.blob_gc import collect_garbage
 from storage_blobs import BlobStore
 
-from .conftest import MIGRATIONS
+from .conftest import MIGRATIONS, wait_for
 
 HOUR = 3600
 
@@ -33,13 +32,6 @@ def age_all_blobs(data: Path) -> None:
     past = time.time() - 2 * HOUR
     for blob in blob_store(data).list():
         os.utime(data / "blobs" / blob[:2] / blob[2:4] / blob, (past, past))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def sha(content: bytes) -> str:
