@@ -53,6 +53,7 @@ class PeerConnection:
         link: Link,
         direction: str,
         on_finished: Callable[[PeerConnection], None],
+        on_live: Callable[[PeerConnection], None] = lambda connection: None,
     ) -> None:
         self.host = host
         self.link = link
@@ -63,6 +64,7 @@ class PeerConnection:
         self.frames_out = 0
         self.live_since: float | None = None  # monotonic, once the peer proved its key
         self._on_finished = on_finished
+        self._on_live = on_live
         self._lock = asyncio.Lock()
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -178,6 +180,7 @@ class PeerConnection:
                 self._outbox.put_nowait(frame)
             if self.live_since is None and self.session.live:
                 self.live_since = time.monotonic()
+                self._on_live(self)
             if self.host.closed is not None:
                 self._closing = True
                 self._wake.set()

@@ -130,7 +130,7 @@ class PeerManager:
         host = SessionHost(
             self.db, self.log, session, on_installed=self.state_replaced, snapshots=snapshots
         )
-        connection = PeerConnection(host, link, direction, self._finished)
+        connection = PeerConnection(host, link, direction, self._finished, self._one_per_peer)
         self.connections.add(connection)
         self.sessions_opened += 1
         connection.start()
@@ -224,6 +224,31 @@ class PeerManager:
                 self._poke_all()  # the vector says what is new anyway
             finally:
                 subscription.close()
+
+    def _one_per_peer(self, connection: PeerConnection) -> None:
+        """A session just went live: if another one with the same peer is live too (both
+        nodes dialed each other, or discovery found a configured peer), keep one. Both nodes
+        keep the session that the smaller node id dialed, so they close the same one; of two
+        dialed the same way, the newer (the older may be a dead link not yet noticed)."""
+        peer_id = connection.peer_id
+        if peer_id is None:
+            return
+        same = [
+            c
+            for c in self.connections
+            if c.peer_id == peer_id and c.live_since is not None and not c.finished
+        ]
+        if len(same) < 2:
+            return
+        ours = self.local.node_id
+        kept_direction = "dialed" if ours < peer_id else "accepted"
+        keep = max(same, key=lambda c: (c.direction == kept_direction, c.live_since or 0.0))
+        for other in same:
+            if other is not keep:
+                log.info("sync: a second session with %s; closing one", peer_id.hex()[:16])
+                task = asyncio.create_task(other.close("duplicate session with this peer"))
+                self._closers.add(task)
+                task.add_done_callback(self._closers.discard)
 
     def _drop_revoked(self) -> None:
         """A revocation committed (appended here or received): end the sessions of revoked

@@ -56,3 +56,24 @@ async def test_a_restarted_peer_is_noticed_and_redialed(tmp_path: Path) -> None:
         await a.write(4, "while b is down")
         async with served(tmp_path / "b", port=port) as b:
             await wait_for(lambda: converged(a, b), "sync after b came back")
+
+
+async def test_two_nodes_dialing_each_other_keep_one_session(tmp_path: Path) -> None:
+    join(tmp_path / "a")
+    join(tmp_path / "b")
+    async with served(tmp_path / "a") as a, served(tmp_path / "b") as b:
+        smaller = a if a.node.identity.public_key < b.node.identity.public_key else b
+        async with dialing(a, b.url), dialing(b, a.url):
+            await a.write(20, "a")
+            await wait_for(lambda: converged(a, b), "sync over either session")
+
+            def one_each() -> bool:
+                return all(
+                    [c.direction for c in s.peers.connections if c.live_since] == [expected]
+                    for s, expected in ((smaller, "dialed"), (a if smaller is b else b, "accepted"))
+                )
+
+            await wait_for(one_each, "one session, the one the smaller node id dialed")
+            await b.write(5, "b")
+            await wait_for(lambda: converged(a, b), "live pushes over the kept session")
+            assert a.peers.faults.total() == 0 and b.peers.faults.total() == 0
