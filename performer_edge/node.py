@@ -44,7 +44,7 @@ from performer_edge.rest.row_events import RowStore
 from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_projection
 from performer_edge.storage import projection as storage_projection
-from performer_edge.storage.component import StorageComponent
+from performer_edge.storage.component import StorageComponent, StorageOptions
 from performer_edge.storage.schema import STORAGE_MERGE_SCHEMA, STORAGE_SCHEMA
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
@@ -174,9 +174,12 @@ class Node:
                 data_dir.root,
                 tokens,
                 rest.catalog.get,
-                max_file_bytes=settings.max_body_bytes,
-                gc_interval=settings.storage_gc_interval,
-                gc_grace=settings.storage_gc_grace,
+                StorageOptions(
+                    max_file_bytes=settings.max_body_bytes,
+                    gc_interval=settings.storage_gc_interval,
+                    gc_grace=settings.storage_gc_grace,
+                    resumable_expiry=settings.storage_resumable_expiry,
+                ),
             )
             functions = FunctionsComponent(db, log, data_dir.root, rest, storage)
             cluster_state.open(db, log, tokens)
