@@ -15,6 +15,8 @@ from performer_edge.cli import (
     cluster_cmd,
     compact_cmd,
     events_cmd,
+    functions_cmd,
+    generate_cmd,
     init_cmd,
     keys_cmd,
     migrate_cmd,
@@ -42,6 +44,8 @@ COMMANDS = (
     peers_cmd,
     sync_cmd,
     storage_cmd,
+    functions_cmd,
+    generate_cmd,
 )
 
 

@@ -1,0 +1,97 @@
+"""The committed examples (C and WAT) deployed with `performer functions deploy` and invoked with
+supabase-py; `performer generate:wasm` scaffolds a module that deploys; the management commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import wasmtime
+from supabase import create_client
+
+from tests.conftest import RunningNode, performer_command
+
+pytestmark = pytest.mark.network
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "functions"
+
+
+def performer(node: RunningNode, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        performer_command(*args, "--url", node.url, "--data", str(node_data(node))),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def node_data(node: RunningNode) -> Path:
+    return node.log_path.parent / "data"
+
+
+def test_the_c_example_deploys_from_the_cli_and_answers(node: RunningNode) -> None:
+    done = performer(node, "functions", "deploy", "hello-c", str(EXAMPLES / "hello-c.wasm"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["abi"] == "command"
+    client = create_client(node.url, node.key("anon"))
+    answer = client.functions.invoke("hello-c", {"method": "GET", "responseType": "json"})
+    assert answer["message"] == "hello from C"
+    assert answer["method"] == "GET"
+    logs = json.loads(performer(node, "functions", "logs", "hello-c").stdout)["logs"]
+    assert "handled a" in logs[-1]["log"]
+
+
+def test_the_wat_example_deploys_from_source_and_reuses_its_instance(node: RunningNode) -> None:
+    source = EXAMPLES / "hello-wat.wat"
+    assert (
+        bytes(wasmtime.wat2wasm(source.read_text())) == (EXAMPLES / "hello-wat.wasm").read_bytes()
+    )
+    done = performer(node, "functions", "deploy", "hello-wat", str(source), "--version", "1.0")
+    assert done.returncode == 0, done.stderr
+    client = create_client(node.url, node.key("anon"))
+    for n in range(3):
+        answer = client.functions.invoke("hello-wat", {"body": {"n": n}, "responseType": "json"})
+        assert json.loads(answer["body"]) == {"n": n}
+    info = json.loads(performer(node, "functions", "inspect", "hello-wat").stdout)
+    assert info["abi"] == "raw"
+    assert info["metrics"]["invocations"] == 3
+
+
+def generate(tmp_path: Path, lang: str) -> subprocess.CompletedProcess[str]:
+    command = performer_command(
+        "generate:wasm", "scaffolded", "--lang", lang, "--dir", str(tmp_path)
+    )
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+
+
+def test_generate_scaffolds_a_module_that_deploys(node: RunningNode, tmp_path: Path) -> None:
+    done = generate(tmp_path, "wat")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "scaffolded.wat").exists()
+    deployed = performer(
+        node, "functions", "deploy", "scaffolded", str(tmp_path / "scaffolded.wat")
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    again = generate(tmp_path, "c")
+    assert again.returncode == 0
+    assert "clang --target=wasm32-wasi" in again.stdout
+
+
+def test_rollback_and_delete_from_the_cli(node: RunningNode) -> None:
+    wat = str(EXAMPLES / "hello-wat.wat")
+    assert performer(node, "functions", "deploy", "cycle", wat, "--version", "a").returncode == 0
+    c_module = str(EXAMPLES / "hello-c.wasm")
+    assert (
+        performer(node, "functions", "deploy", "cycle", c_module, "--version", "b").returncode == 0
+    )
+    rolled = performer(node, "functions", "rollback", "cycle", "a")
+    assert rolled.returncode == 0, rolled.stderr
+    listed = json.loads(performer(node, "functions", "list").stdout)["functions"]
+    assert {f["name"]: f["version"] for f in listed}["cycle"] == "a"
+    assert performer(node, "functions", "delete", "cycle").returncode == 0
+    missing = performer(node, "functions", "inspect", "cycle")
+    assert missing.returncode == 1
+    assert "404" in missing.stderr
