@@ -123,7 +123,13 @@ async def delete_bucket(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
-    from performer_edge.storage import api_download, api_objects, api_resumable, api_signed
+    from performer_edge.storage import (
+        api_download,
+        api_objects,
+        api_render,
+        api_resumable,
+        api_signed,
+    )
 
     add = app.router.add_route
     add("GET", f"{PREFIX}/bucket", list_buckets)
@@ -141,6 +147,7 @@ def register(app: web.Application) -> None:
     add("POST", f"{PREFIX}/object/copy", api_objects.copy)
     api_signed.register(app, PREFIX)
     api_resumable.register(app, PREFIX)
+    api_render.register(app, PREFIX)
     api_download.register(app, PREFIX)
     add("POST", f"{PREFIX}/object/{{tail:.+}}", api_objects.upload)
     add("PUT", f"{PREFIX}/object/{{tail:.+}}", api_objects.update)

@@ -66,7 +66,7 @@ def content_disposition(download: str | None) -> str | None:
     return f"attachment; filename={encoded}; filename*=UTF-8''{encoded}"
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
@@ -91,7 +91,7 @@ async def serve_object(request: web.Request, stored: StoredObject) -> web.Stream
     modified = _http_date(stored.updated_at)
     if modified:
         headers["Last-Modified"] = modified
-    if _etag_matches(request.headers.get("If-None-Match"), stored.etag):
+    if etag_matches(request.headers.get("If-None-Match"), stored.etag):
         return web.Response(status=304, headers=headers)
     disposition = content_disposition(request.query.get("download"))
     if disposition:

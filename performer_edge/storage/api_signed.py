@@ -19,6 +19,7 @@ from performer_edge.storage.api import (
 from performer_edge.storage.api_download import serve_object
 from performer_edge.storage.api_objects import is_true, store_upload
 from performer_edge.storage.paths import key_problem
+from performer_edge.storage.render import parse_transform
 from performer_edge.storage.signing import (
     DOWNLOAD,
     UPLOAD,
@@ -31,19 +32,27 @@ from performer_edge.storage.uploads import drain
 NO_ACCESS = "Either the object does not exist or you do not have access to it"
 
 
-def _signed_path(bucket_id: str, name: str, token: str) -> str:
-    return f"/object/sign/{object_url_path(bucket_id, name)}?token={token}"
+def _signed_path(bucket_id: str, name: str, token: str, *, render: bool = False) -> str:
+    route = "/render/image/sign/" if render else "/object/sign/"
+    return f"{route}{object_url_path(bucket_id, name)}?token={token}"
 
 
 async def sign_one(request: web.Request) -> web.Response:
     bucket_id, name = bucket_and_key(request, "/object/sign/")
     body = await json_body(request)
     expires_in = parse_expiry(body.get("expiresIn"))
+    options = body.get("transform")
+    if options is not None and not isinstance(options, dict):
+        raise errors.invalid_request("transform must be an object of image options")
+    transform = None if not options else parse_transform(options).to_query()
     signer = storage_of(request).signer
-    (token,) = await signer.sign_downloads(caller(request), bucket_id, [name], expires_in)
+    (token,) = await signer.sign_downloads(
+        caller(request), bucket_id, [name], expires_in, transform=transform
+    )
     if token is None:
         raise errors.no_such_key()
-    return json_response({"signedURL": _signed_path(bucket_id, name, token)})
+    path = _signed_path(bucket_id, name, token, render=transform is not None)
+    return json_response({"signedURL": path})
 
 
 async def sign_many(request: web.Request) -> web.Response:

@@ -76,10 +76,11 @@ def collect_garbage(
 
 def maintenance_pass(storage: StorageComponent, grace_seconds: int) -> GcReport:
     """What the running node does on its schedule: clear crash leftovers and abandoned
-    resumable uploads, then collect."""
+    resumable uploads, collect, then drop rendered images of collected blobs."""
     storage.blobs.cleanup_tmp()
     storage.resumable.expire()
     report = collect_garbage(storage, grace_seconds=grace_seconds)
+    storage.renders.trim(storage.blobs.has)
     if report.deleted:
         log.info(
             "storage gc: %d blobs deleted (%d bytes) of %d",

@@ -18,11 +18,13 @@ from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import store
 from performer_edge.storage.blob_gc import BlobPins, run_on_schedule
 from performer_edge.storage.policies import Access, CatalogSource
+from performer_edge.storage.render_cache import RenderCache
 from performer_edge.storage.resumable import ResumableUploads
 from storage_blobs import BlobStore
 
 BLOBS_DIR = "blobs"
 UPLOADS_DIR = "uploads"
+RENDER_CACHE_DIR = "render-cache"
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,9 @@ class StorageOptions:
 
 class StorageComponent:
     """Everything storage needs from the node: the database and log (metadata as events), a
-    blob store and resumable uploads under the data dir, the node's JWT keys (signed URLs any
-    member verifies), and the current schema catalog (policies on `storage.objects`, compiled
-    by the REST layer)."""
+    blob store, resumable uploads and rendered images under the data dir, the node's JWT keys
+    (signed URLs any member verifies), and the current schema catalog (policies on
+    `storage.objects`, compiled by the REST layer)."""
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class StorageComponent:
         log: LogWriter,
         blobs: BlobStore,
         resumable: ResumableUploads,
+        renders: RenderCache,
         tokens: TokenKeys,
         catalog: CatalogSource,
         options: StorageOptions,
@@ -57,6 +60,7 @@ class StorageComponent:
         self.log = log
         self.blobs = blobs
         self.resumable = resumable
+        self.renders = renders
         self.tokens = tokens
         self.catalog = catalog
         self.options = options
@@ -79,7 +83,8 @@ class StorageComponent:
         blobs = BlobStore(data_root / BLOBS_DIR)
         blobs.cleanup_tmp()  # uploads a crash cut short
         resumable = ResumableUploads(data_root / UPLOADS_DIR, options.resumable_expiry)
-        return cls(db, log, blobs, resumable, tokens, catalog, options)
+        renders = RenderCache(data_root / RENDER_CACHE_DIR)
+        return cls(db, log, blobs, resumable, renders, tokens, catalog, options)
 
     def access(self, conn: apsw.Connection, context: RequestContext) -> Access:
         return Access(conn, self.catalog(conn), context)

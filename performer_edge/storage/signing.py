@@ -58,9 +58,16 @@ class Signer:
         return self.storage.tokens.sign(claims)
 
     async def sign_downloads(
-        self, context: RequestContext, bucket_id: str, names: list[str], expires_in: int
+        self,
+        context: RequestContext,
+        bucket_id: str,
+        names: list[str],
+        expires_in: int,
+        *,
+        transform: dict[str, str] | None = None,
     ) -> list[str | None]:
-        """A download token per name the caller may read (None for the others)."""
+        """A download token per name the caller may read (None for the others); with
+        `transform`, the token carries the image transformation its URL renders."""
 
         def readable(conn: Any) -> list[bool]:
             access = self.storage.access(conn, context)
@@ -71,8 +78,9 @@ class Signer:
             ]
 
         allowed = await self.storage.db.read(readable)
+        extra = {} if transform is None else {"transform": transform}
         return [
-            self._token(DOWNLOAD, bucket_id, name, expires_in) if ok else None
+            self._token(DOWNLOAD, bucket_id, name, expires_in, **extra) if ok else None
             for name, ok in zip(names, allowed, strict=True)
         ]
 
