@@ -85,6 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
         "how far a peer's event time may pull this node's clock ahead of its wall clock",
         minimum=0,
     ),
+    Setting(
+        "realtime_retention",
+        int,
+        86_400,
+        "seconds back that SSE resume (Last-Event-ID) and broadcast.replay reach into the log",
+        minimum=0,
+    ),
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
     Setting(
@@ -208,6 +215,7 @@ class Settings:
     cors_origins: str = "*"
     bus_queue_size: int = 1024
     max_clock_skew_ms: int = 60_000
+    realtime_retention: int = 86_400
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
     storage_gc_interval: int = 3600

@@ -36,6 +36,8 @@ from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
 from performer_edge.peers.cluster_state import ClusterState
 from performer_edge.peers.manager import PeerManager
+from performer_edge.realtime.component import RealtimeComponent
+from performer_edge.realtime.history import REALTIME_SCHEMA
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
 from performer_edge.rest.component import RestComponent
@@ -60,6 +62,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     STORAGE_SCHEMA,
     STORAGE_MERGE_SCHEMA,
     FUNCTIONS_SCHEMA,
+    REALTIME_SCHEMA,
 )
 
 
@@ -104,6 +107,15 @@ class Node:
         self.functions = functions
         self.version = __version__
         self.started_at = time.monotonic()
+        self.realtime = RealtimeComponent(
+            db,
+            self.append,
+            tokens,
+            rest.catalog.get,
+            bus,
+            outbox_size=settings.bus_queue_size,
+            retention_s=settings.realtime_retention,
+        )
 
     @classmethod
     def open(cls, settings: Settings, *, lock: bool = True) -> Node:

@@ -31,6 +31,7 @@ def make_app(node: Node) -> web.Application:
     node.rest.install(app)
     node.storage.install(app)
     node.functions.install(app)
+    node.realtime.install(app)
     cluster_api.register(app)
     peer_routes.register(app)
     return app

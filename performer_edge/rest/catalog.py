@@ -373,10 +373,17 @@ SYSTEM_TABLES: Mapping[str, Table] = MappingProxyType(
                 "id uuid,bucket_id text,name text,owner uuid,metadata jsonb,"
                 "created_at timestamptz,updated_at timestamptz,last_accessed_at timestamptz",
             ),
+            # Never stored: private channel joins and sends are checked against a candidate row.
+            _system_table(
+                "realtime",
+                "messages",
+                "id uuid,topic text,extension text,event text,payload jsonb,private bool,"
+                "inserted_at timestamptz",
+            ),
         )
     }
 )
-SYSTEM_SCHEMAS = frozenset({"auth", "storage"})
+SYSTEM_SCHEMAS = frozenset({"auth", "storage", "realtime"})
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,20 @@ from performer_edge.rest.migrate_runtime import AUTH_JWT, AUTH_ROLE, AUTH_UID
 from performer_edge.rest.migrate_types import SqliteValue
 
 SERVICE_ROLE = "service_role"
-# Named parameters standing for auth.uid(), auth.role() and auth.jwt() in compiled SQL.
-AUTH_PARAMETERS = ("auth_uid", "auth_role", "auth_jwt")
+# Named parameters standing for auth.uid(), auth.role(), auth.jwt() and realtime.topic() in
+# compiled SQL.
+AUTH_PARAMETERS = ("auth_uid", "auth_role", "auth_jwt", "realtime_topic")
 
 
 @dataclass(frozen=True)
 class RequestContext:
-    """The caller of one request. `bypass_rls` skips row-level policies (service_role does)."""
+    """The caller of one request. `bypass_rls` skips row-level policies (service_role does).
+    `topic`: the Realtime channel being authorized (what realtime.topic() returns)."""
 
     role: str
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     bypass_rls: bool = False
+    topic: str | None = None
 
     @classmethod
     def for_claims(cls, claims: Mapping[str, Any]) -> RequestContext:
@@ -61,7 +64,12 @@ class RequestContext:
 
     def auth_values(self) -> dict[str, SqliteValue]:
         """The values of `AUTH_PARAMETERS`, to bind with a compiled statement."""
-        return {"auth_uid": self.uid, "auth_role": self.role, "auth_jwt": self.jwt_text}
+        return {
+            "auth_uid": self.uid,
+            "auth_role": self.role,
+            "auth_jwt": self.jwt_text,
+            "realtime_topic": self.topic,
+        }
 
 
 ContextProvider = Callable[[], RequestContext]

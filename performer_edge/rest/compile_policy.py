@@ -26,10 +26,12 @@ from performer_edge.rest.catalog import Catalog, Policy, PolicyCommand, ReturnKi
 from performer_edge.rest.compile_context import AUTH_PARAMETERS, RequestContext
 from performer_edge.rest.compile_errors import policy_recursion
 from performer_edge.rest.compile_sql import ROWID_COLUMN, quote_name
-from performer_edge.rest.migrate_runtime import AUTH_JWT, AUTH_ROLE, AUTH_UID
+from performer_edge.rest.migrate_runtime import AUTH_JWT, AUTH_ROLE, AUTH_UID, REALTIME_TOPIC
 
 FALSE = "0"
-_AUTH_CALLS = dict(zip((AUTH_UID, AUTH_ROLE, AUTH_JWT), AUTH_PARAMETERS, strict=True))
+_AUTH_CALLS = dict(
+    zip((AUTH_UID, AUTH_ROLE, AUTH_JWT, REALTIME_TOPIC), AUTH_PARAMETERS, strict=True)
+)
 _CACHE_SIZE = 512
 T = TypeVar("T")
 
@@ -125,7 +127,7 @@ def _policy_expression(
 def rewrite_policy_text(text: str, catalog: Catalog, role: str, stack: tuple[str, ...]) -> str:
     """Policy SQL with auth calls as parameters and its subqueries' tables under their policies."""
     lowered = text.lower()
-    if "select" not in lowered and "auth_" not in lowered:
+    if "select" not in lowered and "auth_" not in lowered and REALTIME_TOPIC not in lowered:
         return text
     tree = sqlglot.parse_one(text, read="sqlite")
     return render(rewrite_relations(tree, catalog, role, stack))

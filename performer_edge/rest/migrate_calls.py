@@ -65,6 +65,7 @@ _SCHEMA_FUNCTIONS: dict[tuple[str, str], str] = {
     ("storage", "foldername"): runtime.STORAGE_FOLDERNAME,
     ("storage", "filename"): runtime.STORAGE_FILENAME,
     ("storage", "extension"): runtime.STORAGE_EXTENSION,
+    ("realtime", "topic"): runtime.REALTIME_TOPIC,
 }
 
 

@@ -22,7 +22,8 @@ from performer_edge.rest.migrate_source import StatementError, TokenReader, pars
 
 API_ROLES = frozenset({"anon", "authenticated", "service_role", "public"})
 # Storage's tables take policies (bucket access rules); the Storage component compiles them.
-POLICY_SYSTEM_TABLES = frozenset({"storage.objects", "storage.buckets"})
+# realtime.messages takes the policies that authorize private Realtime channels.
+POLICY_SYSTEM_TABLES = frozenset({"storage.objects", "storage.buckets", "realtime.messages"})
 
 
 def _policy_table(reader: TokenReader, catalog: Catalog) -> Table:

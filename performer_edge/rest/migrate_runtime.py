@@ -17,6 +17,8 @@ from types import MappingProxyType
 AUTH_UID = "auth_uid"  # () → the JWT `sub` as text, NULL for anon: auth.uid()
 AUTH_ROLE = "auth_role"  # () → 'anon' | 'authenticated' | 'service_role': auth.role()
 AUTH_JWT = "auth_jwt"  # () → the JWT claims as JSON text: auth.jwt(), request.jwt.claims
+# () → the topic a Realtime channel authorization is about (policies on realtime.messages)
+REALTIME_TOPIC = "realtime_topic"
 REQUEST_FUNCTIONS: Mapping[str, int] = MappingProxyType({AUTH_UID: 0, AUTH_ROLE: 0, AUTH_JWT: 0})
 
 STORAGE_FOLDERNAME = "storage_foldername"  # (name) → JSON array of the folders in an object path

@@ -153,6 +153,11 @@ def test_every_mapped_type_has_a_sqlite_affinity() -> None:
 
 
 def test_system_tables_are_the_ones_other_components_own() -> None:
-    assert set(SYSTEM_TABLES) == {"auth.users", "storage.buckets", "storage.objects"}
+    assert set(SYSTEM_TABLES) == {
+        "auth.users",
+        "storage.buckets",
+        "storage.objects",
+        "realtime.messages",
+    }
     assert SYSTEM_TABLES["auth.users"].sqlite_name == "auth_users"
     assert SYSTEM_TABLES["storage.buckets"].column("public").pg_type == "bool"  # type: ignore[union-attr]

@@ -1,0 +1,60 @@
+"""Assembles Realtime (the hub, the bus dispatcher, open sessions) and adds `/realtime/v1`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from performer_edge.core.bus import EventBus
+from performer_edge.core.db import Database
+from performer_edge.core.tokens import TokenKeys
+from performer_edge.realtime.access import CatalogSource
+from performer_edge.realtime.channels import Session
+from performer_edge.realtime.dispatch import Dispatcher
+from performer_edge.realtime.hub import Append, Hub, HubDeps
+
+SHUTDOWN = "the node is shutting down"
+
+
+class RealtimeComponent:
+    def __init__(
+        self,
+        db: Database,
+        append: Append,
+        tokens: TokenKeys,
+        catalog: CatalogSource,
+        bus: EventBus,
+        *,
+        outbox_size: int,
+        retention_s: int,
+    ) -> None:
+        self.outbox_size = outbox_size
+        self.retention_s = retention_s
+        self.hub = Hub(HubDeps(db, append, tokens, catalog, bus, outbox_size, retention_s))
+        # The dispatcher may lag more than a session: it batches, and catches up from the log.
+        self.dispatcher = Dispatcher(self.hub, queue_size=max(bus.queue_size, 1024) * 8)
+        self.sessions: set[Session] = set()
+
+    def install(self, app: web.Application) -> None:
+        from performer_edge.realtime import api
+
+        app[REALTIME] = self
+        api.register(app)
+        app.cleanup_ctx.append(self._dispatching)
+
+    async def _dispatching(self, app: web.Application) -> AsyncIterator[None]:
+        subscription = self.dispatcher.subscribe()
+        task = asyncio.create_task(self.dispatcher.run(subscription), name="realtime-dispatch")
+        yield
+        for session in list(self.sessions):
+            session.close(SHUTDOWN)
+        subscription.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+REALTIME = web.AppKey("realtime", RealtimeComponent)

@@ -1,0 +1,155 @@
+"""From the bus to the members: logged broadcasts and row changes, in log order.
+
+One task reads one bus subscription and takes what is queued in batches. Row changes are
+matched against every listener's bindings and checked against its row policies on a reader
+connection, one read per batch, so the loop never runs SQL; then messages go to the sessions'
+outboxes, which never block (a full one closes its session). If this subscription itself falls
+behind, it resubscribes and reads what it missed back from the log: no change is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import apsw
+
+from performer_edge.core.bus import Subscription, SubscriptionDropped
+from performer_edge.core.events import Event
+from performer_edge.core.log import read_after
+from performer_edge.realtime.access import candidate_allowed
+from performer_edge.realtime.changes import TableChange, TableIndex, table_changes
+from performer_edge.realtime.channels import Member
+from performer_edge.realtime.history import ROW_KINDS
+from performer_edge.realtime.hub import BROADCAST_KIND, Hub, broadcast_of
+from performer_edge.rest.catalog import PolicyCommand
+from performer_edge.rest.compile_context import request_context
+from performer_edge.rest.row_merge import RowChange
+
+log = logging.getLogger("performer.realtime")
+
+BATCH = 512
+Planned = dict[int, list[tuple[Member, dict[str, Any]]]]  # event position → deliveries
+
+
+def wanted(event: Event) -> bool:
+    return event.kind == BROADCAST_KIND or isinstance(event.effect, RowChange)
+
+
+class Dispatcher:
+    def __init__(self, hub: Hub, queue_size: int) -> None:
+        self.hub = hub
+        self.queue_size = queue_size
+        self.index = TableIndex()
+
+    def subscribe(self) -> Subscription:
+        return self.hub.deps.bus.subscribe("realtime", accept=wanted, queue_size=self.queue_size)
+
+    async def run(self, subscription: Subscription) -> None:
+        while True:
+            try:
+                batch = [await subscription.get()]
+                while subscription.pending() and len(batch) < BATCH:
+                    batch.append(await subscription.get())
+            except SubscriptionDropped as dropped:
+                if subscription.dropped is not None and "shutting down" in dropped.reason:
+                    return
+                log.warning("realtime fell behind the bus (%s); reading the log", dropped.reason)
+                subscription = self.subscribe()
+                await self._catch_up(dropped.last_pos, subscription.last_pos)
+                continue
+            await self.deliver(batch)
+
+    async def _catch_up(self, after: int, upto: int) -> None:
+        kinds = (BROADCAST_KIND, *ROW_KINDS)
+        while after < upto:
+            missed = await self.hub.deps.db.read(
+                lambda conn, start=after: read_after(conn, start, BATCH, kinds=kinds)  # type: ignore[misc]
+            )
+            missed = [e for e in missed if e.pos <= upto]
+            if not missed:
+                return
+            await self.deliver(missed)
+            after = missed[-1].pos
+
+    async def deliver(self, events: Sequence[Event]) -> None:
+        listeners = list(self.hub.listeners)
+        rows = [e for e in events if e.kind != BROADCAST_KIND]
+        planned: Planned = {}
+        if rows and listeners:
+            planned = await self.hub.deps.db.read(lambda conn: self.plan(conn, rows, listeners))
+        for event in events:
+            if event.kind == BROADCAST_KIND:
+                self._broadcast(event)
+            else:
+                for member, payload in planned.get(event.pos, ()):
+                    member.push("postgres_changes", payload, event.pos)
+
+    def _broadcast(self, event: Event) -> None:
+        members = self.hub.topics.get(event.scope)
+        if not members:
+            return
+        broadcast = broadcast_of(event, event.scope)
+        if broadcast is None:
+            return
+        data = event.data
+        private = bool(data.get("private"))
+        sender = data.get("from")
+        for member in list(members):
+            if member.private != private or event.pos <= member.live_after:
+                continue
+            if sender == member.session.id and not member.broadcast_self:
+                continue
+            if broadcast.binary is not None and member.session.vsn.value == "1.0.0":
+                continue  # raw bytes have no 1.0.0 form (supabase-wire.md §4.4)
+            member.push("broadcast", broadcast, event.pos)
+
+    def plan(
+        self, conn: apsw.Connection, events: Sequence[Event], listeners: list[Member]
+    ) -> Planned:
+        """Runs on a reader thread: who receives which row change, policies applied."""
+        catalog = self.hub.deps.catalog(conn)
+        planned: Planned = {}
+        for event in events:
+            for change in table_changes(event, catalog, self.index):
+                deliveries = self._matches(conn, catalog, change, event.pos, listeners)
+                if deliveries:
+                    planned.setdefault(event.pos, []).extend(deliveries)
+        return planned
+
+    def _matches(
+        self,
+        conn: apsw.Connection,
+        catalog: Any,
+        change: TableChange,
+        position: int,
+        listeners: list[Member],
+    ) -> list[tuple[Member, dict[str, Any]]]:
+        record = change.api_record(change.checked_record)
+        table = change.table
+        schema, name, kind = table.schema, table.name, change.kind
+        verdicts: dict[tuple[str, str], bool] = {}
+        out: list[tuple[Member, dict[str, Any]]] = []
+        for member in listeners:
+            if position <= member.live_after or member.caller.expired():
+                continue
+            matched = [b for b in member.bindings if b.matches(schema, name, kind, record)]
+            if not matched:
+                continue
+            context = member.caller.context
+            key = (context.role, context.jwt_text)
+            allowed = verdicts.get(key)
+            if allowed is None:
+                with request_context(context):
+                    allowed = candidate_allowed(
+                        conn, catalog, table, context, PolicyCommand.SELECT, change.checked_record
+                    )
+                verdicts[key] = allowed
+            if not allowed:
+                continue
+            ids = list(dict.fromkeys(b.id for b in matched))
+            selects = [b.select for b in matched]
+            select = None if None in selects else tuple({c for s in selects if s for c in s})
+            out.append((member, change.payload(ids, select)))
+        return out

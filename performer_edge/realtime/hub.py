@@ -1,0 +1,353 @@
+"""The channels of this node: who joined which topic, and what each client message does.
+
+Transports (`ws`, `sse`, the HTTP broadcast route) hand decoded Phoenix messages to
+`Hub.receive`; the hub answers through each session's outbox. Broadcasts are logged as
+`realtime.broadcast` events (scope = the topic) and reach members from the bus, like row
+changes (`dispatch`), so a broadcast is delivered once it is durable, in log order, to local
+and (through sync) remote members alike, and can be replayed. Presence is node-local state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from performer_edge.core.bus import EventBus
+from performer_edge.core.db import Database
+from performer_edge.core.events import Event
+from performer_edge.core.tokens import TokenKeys
+from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
+from performer_edge.realtime import history
+from performer_edge.realtime.access import (
+    Caller,
+    CatalogSource,
+    channel_allowed,
+    join_error_reason,
+    verify_caller,
+)
+from performer_edge.realtime.bindings import ColumnTypes
+from performer_edge.realtime.changes import column_types
+from performer_edge.realtime.channels import Member, Session, channel_name, full_topic
+from performer_edge.realtime.join import JoinConfig, parse_join
+from performer_edge.realtime.phoenix import Message, UserBroadcast, reply
+from performer_edge.realtime.presence import Diff, TopicPresence
+from performer_edge.rest.catalog import Catalog, PolicyCommand
+
+log = logging.getLogger("performer.realtime")
+
+BROADCAST_KIND = "realtime.broadcast"
+Append = Callable[[str, str, Any], Awaitable[Event]]
+
+
+@dataclass(frozen=True)
+class HubDeps:
+    """What the hub needs from the node: reads, appends, keys, the schema catalog, the bus."""
+
+    db: Database
+    append: Append
+    tokens: TokenKeys
+    catalog: CatalogSource
+    bus: EventBus
+    outbox_size: int
+    retention_s: int
+
+
+class Hub:
+    def __init__(self, deps: HubDeps) -> None:
+        self.deps = deps
+        self.topics: dict[str, set[Member]] = {}
+        self.presence: dict[str, TopicPresence] = {}
+        self.listeners: set[Member] = set()  # members with postgres_changes bindings
+
+    # -- client messages ---------------------------------------------------------------------
+
+    async def receive(self, session: Session, message: Message) -> None:
+        """Act on one client message; protocol mistakes get an error reply, never a crash."""
+        try:
+            await self._route(session, message)
+        except PerformerError as error:
+            session.send(reply(message, "error", {"reason": error.message}))
+
+    async def _route(self, session: Session, message: Message) -> None:
+        if message.topic == "phoenix":
+            if message.event != "heartbeat":
+                raise InvalidInput(f"unknown event {message.event!r} on topic phoenix")
+            session.send(reply(message, "ok", {}))
+            return
+        if message.event == "phx_join":
+            await self.join(session, message)
+            return
+        member = session.members.get(message.topic)
+        if member is None or (message.join_ref and message.join_ref != member.join_ref):
+            raise InvalidInput("unmatched topic")
+        if message.event == "phx_leave":
+            self.leave(member)
+            session.send(reply(message, "ok", {}))
+        elif message.event == "broadcast":
+            await self._client_broadcast(member, message)
+        elif message.event == "presence":
+            await self._presence(member, message)
+        elif message.event == "access_token":
+            await self._access_token(member, message)
+        else:
+            raise InvalidInput(f"unknown event {message.event!r}")
+
+    # -- join and leave ----------------------------------------------------------------------
+
+    async def join(self, session: Session, message: Message) -> None:
+        catalog: Catalog = await self.deps.db.read(self.deps.catalog)
+        config = parse_join(message.payload, lambda s, t: _table_types(catalog, s, t))
+        try:
+            caller = self._caller(config.access_token or session.default_token)
+        except Unauthorized as error:
+            session.send(reply(message, "error", {"reason": join_error_reason(error)}))
+            return
+        name = channel_name(message.topic)
+        if config.private and not await self._channel_allowed(caller, name, PolicyCommand.SELECT):
+            reason = (
+                "Unauthorized: You do not have permissions to read from this Channel topic: " + name
+            )
+            session.send(reply(message, "error", {"reason": reason}))
+            return
+        if config.replay is not None and not config.private:
+            raise InvalidInput("Replay is only available on private channels")
+        old = session.members.get(message.topic)
+        if old is not None:
+            self.leave(old)
+        member = self._register(session, message, caller, config)
+        echoed = [{**binding.raw, "id": binding.id} for binding in config.bindings]
+        session.send(reply(message, "ok", {"postgres_changes": echoed}))
+        if config.bindings:
+            member.system("postgres_changes", "Subscribed to PostgreSQL")
+        if member.presence_enabled:
+            member.push("presence_state", self._presence_of(member.topic).state())
+        if config.replay is not None:
+            await self._replay(member, config)
+
+    def _register(
+        self, session: Session, message: Message, caller: Caller, config: JoinConfig
+    ) -> Member:
+        member = Member(
+            session,
+            message.topic,
+            message.join_ref or message.ref,
+            caller,
+            private=config.private,
+            broadcast_self=config.broadcast_self,
+            broadcast_ack=config.broadcast_ack,
+            presence_enabled=config.presence_enabled,
+            presence_key=config.presence_key or session.id,
+            bindings=config.bindings,
+            live_after=self.deps.bus.last_pos,
+        )
+        session.members[member.topic] = member
+        self.topics.setdefault(member.topic, set()).add(member)
+        if member.bindings:
+            self.listeners.add(member)
+        self._schedule_expiry(member)
+        return member
+
+    def leave(self, member: Member) -> None:
+        """Remove a member (leave, close, expired token); its presence leaves with it."""
+        if member.expiry is not None:
+            member.expiry.cancel()
+        members = self.topics.get(member.topic)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.topics[member.topic]
+        self.listeners.discard(member)
+        if member.session.members.get(member.topic) is member:
+            del member.session.members[member.topic]
+        presence = self.presence.get(member.topic)
+        if presence is not None:
+            diff = presence.untrack(member.tracker)
+            if diff is not None:
+                self._send_diff(member.topic, diff)
+            if presence.empty():
+                del self.presence[member.topic]
+
+    def close_session(self, session: Session) -> None:
+        for member in list(session.members.values()):
+            self.leave(member)
+
+    async def _replay(self, member: Member, config: JoinConfig) -> None:
+        replay = config.replay
+        assert replay is not None
+        oldest = int(time.time() * 1000) - self.deps.retention_s * 1000
+        since_ms = max(replay.since_ms, oldest)
+        events = await self.deps.db.read(
+            lambda conn: history.broadcasts_since(
+                conn, member.topic, since_ms, member.live_after, replay.limit
+            )
+        )
+        for event in events:
+            broadcast = broadcast_of(event, member.topic, replayed=True)
+            if broadcast is not None:
+                member.push("broadcast", broadcast, event.pos)
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def _caller(self, token: str | None) -> Caller:
+        if token is None:
+            raise Unauthorized("no access token and no API key", code="token_invalid")
+        return verify_caller(self.deps.tokens, token)
+
+    def _schedule_expiry(self, member: Member) -> None:
+        if member.expiry is not None:
+            member.expiry.cancel()
+            member.expiry = None
+        expires = member.caller.expires_at
+        if expires is None:
+            return
+        delay = max(0.0, expires - time.time())
+        member.expiry = asyncio.get_running_loop().call_later(delay, self._expire, member)
+
+    def _expire(self, member: Member, message: str = "Token has expired") -> None:
+        """Close the channel with a system message, as Supabase does when a token runs out."""
+        member.system("system", message, status="error")
+        member.push("phx_close", {})
+        self.leave(member)
+
+    async def _access_token(self, member: Member, message: Message) -> None:
+        token = message.payload.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise InvalidInput("access_token must be a non-empty string")
+        if token.startswith("sb_"):  # a new-format API key: the channel keeps its token
+            member.session.send(reply(message, "ok", {}))
+            return
+        try:
+            caller = verify_caller(self.deps.tokens, token)
+        except Unauthorized as error:
+            self._expire(member, join_error_reason(error).removeprefix("InvalidJWTToken: "))
+            return
+        member.caller = caller
+        member.may_send.clear()
+        self._schedule_expiry(member)
+        member.session.send(reply(message, "ok", {}))
+
+    async def _channel_allowed(self, caller: Caller, name: str, command: PolicyCommand) -> bool:
+        if caller.context.bypass_rls:
+            return True
+        catalog_of = self.deps.catalog
+        return await self.deps.db.read(
+            lambda conn: channel_allowed(conn, catalog_of(conn), caller.context, name, command)
+        )
+
+    async def _may_send(self, member: Member, extension: str) -> bool:
+        if not member.private:
+            return True
+        allowed = member.may_send.get(extension)
+        if allowed is None:
+            allowed = await self._channel_allowed(member.caller, member.name, PolicyCommand.INSERT)
+            member.may_send[extension] = allowed
+        return allowed
+
+    # -- broadcast ---------------------------------------------------------------------------
+
+    async def _client_broadcast(self, member: Member, message: Message) -> None:
+        payload = message.payload
+        event = payload.get("event")
+        if not isinstance(event, str) or not event:
+            raise InvalidInput("a broadcast needs an event name")
+        if member.caller.expired():
+            self._expire(member)
+            return
+        if not await self._may_send(member, "broadcast"):
+            raise Unauthorized(
+                f"You do not have permissions to write to this Channel topic: {member.name}"
+            )
+        binary = payload.get("binary")
+        await self.publish(
+            member.topic,
+            event,
+            payload.get("payload"),
+            private=member.private,
+            sender=member.session.id,
+            binary=binary if isinstance(binary, bytes) else None,
+        )
+        if member.broadcast_ack:
+            member.session.send(reply(message, "ok", {}))
+
+    async def publish(
+        self,
+        topic: str,
+        event: str,
+        payload: Any,
+        *,
+        private: bool,
+        sender: str | None = None,
+        binary: bytes | None = None,
+    ) -> Event:
+        """Log a broadcast; members get it from the bus once it is committed."""
+        data: dict[str, Any] = {"event": event, "private": private}
+        if binary is not None:
+            data["binary"] = binary
+        else:
+            data["payload"] = payload
+        if sender is not None:
+            data["from"] = sender
+        return await self.deps.append(BROADCAST_KIND, full_topic(topic), data)
+
+    async def sender_allowed(self, caller: Caller, topic: str, private: bool) -> bool:
+        """May `caller` send to `topic` (the HTTP broadcast route asks)?"""
+        if not private:
+            return True
+        return await self._channel_allowed(caller, channel_name(topic), PolicyCommand.INSERT)
+
+    # -- presence ----------------------------------------------------------------------------
+
+    async def _presence(self, member: Member, message: Message) -> None:
+        kind = message.payload.get("event")
+        if kind not in ("track", "untrack"):
+            raise InvalidInput("presence event must be track or untrack")
+        if not await self._may_send(member, "presence"):
+            raise Unauthorized(f"You do not have permissions to track presence on: {member.name}")
+        presence = self._presence_of(member.topic)
+        if kind == "track":
+            meta = message.payload.get("payload") or {}
+            if not isinstance(meta, dict):
+                raise InvalidInput("presence payload must be an object")
+            member.presence_enabled = True
+            diff: Diff | None = presence.track(member.tracker, member.presence_key, meta)
+        else:
+            diff = presence.untrack(member.tracker)
+        member.session.send(reply(message, "ok", {}))
+        if diff is not None:
+            self._send_diff(member.topic, diff)
+
+    def _presence_of(self, topic: str) -> TopicPresence:
+        return self.presence.setdefault(topic, TopicPresence())
+
+    def _send_diff(self, topic: str, diff: Diff) -> None:
+        for other in self.topics.get(topic, ()):
+            if other.presence_enabled:
+                other.push("presence_diff", diff)
+
+
+def broadcast_of(event: Event, topic: str, *, replayed: bool = False) -> UserBroadcast | None:
+    """The user broadcast a logged `realtime.broadcast` event carries (None if malformed)."""
+    try:
+        data = event.data
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
+        return None
+    meta = {"replayed": True, "id": str(event.pos)} if replayed else {}
+    binary = data.get("binary")
+    return UserBroadcast(
+        topic,
+        data["event"],
+        data.get("payload"),
+        binary if isinstance(binary, bytes) else None,
+        meta,
+    )
+
+
+def _table_types(catalog: Catalog, schema: str, table: str) -> ColumnTypes | None:
+    found = catalog.table(schema, table)
+    return column_types(found) if found is not None else None
