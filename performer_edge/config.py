@@ -95,6 +95,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
     Setting(
+        "storage_max_file_bytes",
+        int,
+        5 * 1024**3,
+        "largest object an upload may store (a bucket's file_size_limit may say less); "
+        "uploads stream to disk, so memory does not grow with it",
+        minimum=1,
+    ),
+    Setting(
         "storage_gc_interval",
         int,
         3600,
@@ -218,6 +226,7 @@ class Settings:
     realtime_retention: int = 86_400
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
+    storage_max_file_bytes: int = 5 * 1024**3
     storage_gc_interval: int = 3600
     storage_gc_grace: int = 3600
     storage_resumable_expiry: int = 86400

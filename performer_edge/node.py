@@ -187,11 +187,12 @@ class Node:
                 tokens,
                 rest.catalog.get,
                 StorageOptions(
-                    max_file_bytes=settings.max_body_bytes,
+                    max_file_bytes=settings.storage_max_file_bytes,
                     gc_interval=settings.storage_gc_interval,
                     gc_grace=settings.storage_gc_grace,
                     resumable_expiry=settings.storage_resumable_expiry,
                 ),
+                sole_owner=lock,
             )
             functions = FunctionsComponent(db, log, data_dir.root, rest, storage)
             cluster_state.open(db, log, tokens)

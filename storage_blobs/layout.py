@@ -6,9 +6,11 @@ Every path the store touches is built here, only ever from a validated hash.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -59,6 +61,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def replace_symlink(path: Path) -> None:
+    """Remove `path` if it is a symbolic link: nothing under the root may lead outside it."""
+    if path.is_symlink():
+        path.unlink()
+
+
 def make_dir_durable(path: Path) -> None:
     """Create `path` and any missing parents, fsyncing each parent whose entries changed."""
     missing: list[Path] = []
@@ -86,6 +94,7 @@ class Layout:
         self.quarantine = root / QUARANTINE_DIR
         self._durable_dirs: set[str] = set()
         self._lock = threading.Lock()
+        replace_symlink(self.tmp)
         make_dir_durable(self.tmp)
 
     def blob_path(self, blob_hash: str) -> Path:
@@ -107,12 +116,58 @@ class Layout:
             if key in self._durable_dirs:
                 return inner
         for parent, child in ((self.root, outer), (outer, inner)):
+            replace_symlink(child)
             with contextlib.suppress(FileExistsError):
                 child.mkdir()
             fsync_dir(parent)
         with self._lock:
             self._durable_dirs.add(key)
         return inner
+
+    def open_fd(self, blob_hash: str) -> int:
+        """A read-only descriptor of the blob, reached without following any symbolic link
+        (fan-out directories included): a link is not a blob. FileNotFoundError if absent."""
+        h = validate_hash(blob_hash)
+        nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        directory = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name in (h[0:2], h[2:4]):
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=directory)
+                os.close(directory)
+                directory = inner
+            fd = os.open(h, os.O_RDONLY | nofollow, dir_fd=directory)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                raise FileNotFoundError(errno.ENOENT, "no such blob", h) from None
+            raise
+        finally:
+            os.close(directory)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileNotFoundError(errno.ENOENT, "no such blob", h)
+        return fd
+
+    def blob_stat(self, blob_hash: str) -> os.stat_result:
+        """The blob's stat (as `open_fd` reaches it); FileNotFoundError if absent."""
+        fd = self.open_fd(blob_hash)
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+
+    def refresh(self, blob_hash: str) -> bool:
+        """Set the blob's mtime to now; False if it is absent. A symbolic link planted where the
+        blob belongs is removed (the caller then publishes the real blob there)."""
+        try:
+            fd = self.open_fd(blob_hash)
+        except FileNotFoundError:
+            replace_symlink(self.blob_path(blob_hash))
+            return False
+        try:
+            os.utime(fd)
+        finally:
+            os.close(fd)
+        return True
 
     def trash_path(self, blob_hash: str) -> Path:
         """A fresh, unique name in `tmp/` that gc renames a doomed blob to before unlinking it."""
@@ -122,6 +177,7 @@ class Layout:
     def quarantine_path(self, blob_hash: str) -> Path:
         """A fresh, unique name in `quarantine/` for a corrupt blob (created on first use)."""
         h = validate_hash(blob_hash)
+        replace_symlink(self.quarantine)
         make_dir_durable(self.quarantine)
         return self.quarantine / f"{h}-{secrets.token_hex(8)}"
 
@@ -169,5 +225,6 @@ __all__ = [
     "fsync_fd",
     "is_hash",
     "make_dir_durable",
+    "replace_symlink",
     "validate_hash",
 ]

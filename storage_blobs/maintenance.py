@@ -15,7 +15,7 @@ from typing import TypeAlias
 from storage_blobs.errors import BlobNotFound, InvalidArgument
 from storage_blobs.layout import GC_PREFIX, Layout, fsync_dir, is_hash
 from storage_blobs.results import GcReport, TmpCleanupReport, VerifyReport
-from storage_blobs.writer import hash_file, publish
+from storage_blobs.writer import hash_file, hash_stream, publish
 
 DEFAULT_GC_GRACE_SECONDS = 3600.0
 DEFAULT_TMP_MAX_AGE_SECONDS = 24 * 3600.0
@@ -33,11 +33,12 @@ def _check_seconds(name: str, value: float) -> None:
 
 def verify(layout: Layout, blob_hash: str) -> bool:
     """True when the stored bytes still hash to `blob_hash`; `BlobNotFound` if absent."""
-    path = layout.blob_path(blob_hash)
     try:
-        return hash_file(path) == blob_hash
+        fd = layout.open_fd(blob_hash)
     except FileNotFoundError:
         raise BlobNotFound(blob_hash) from None
+    with os.fdopen(fd, "rb") as file:
+        return hash_stream(file) == blob_hash
 
 
 def quarantine(layout: Layout, blob_hash: str) -> Path:
@@ -46,8 +47,9 @@ def quarantine(layout: Layout, blob_hash: str) -> Path:
     Afterwards the hash is absent, so a re-upload of the correct bytes heals it.
     """
     path = layout.blob_path(blob_hash)
-    target = layout.quarantine_path(blob_hash)
     try:
+        layout.blob_stat(blob_hash)  # never through a link, to a file outside root
+        target = layout.quarantine_path(blob_hash)
         os.rename(path, target)
     except FileNotFoundError:
         raise BlobNotFound(blob_hash) from None
@@ -111,7 +113,7 @@ def gc(
         scanned += 1
         path = layout.blob_path(blob_hash)
         try:
-            st = path.stat()
+            st = layout.blob_stat(blob_hash)
         except FileNotFoundError:
             continue
         if _is_recent(st.st_mtime, grace_seconds):
@@ -160,7 +162,7 @@ def _collect(
     except FileNotFoundError:
         return None
     try:
-        mtime = trash.stat().st_mtime
+        mtime = os.lstat(trash).st_mtime
     except FileNotFoundError:
         return size  # cleanup_tmp already removed our trash file: it is gone either way.
     try:

@@ -41,11 +41,11 @@ def resolve_range(size: int, start: int = 0, end: int | None = None) -> tuple[in
 
 def open_blob(layout: Layout, blob_hash: str) -> BinaryIO:
     """Open a stored blob for binary reading; `BlobNotFound` if absent."""
-    path = layout.blob_path(blob_hash)
     try:
-        return path.open("rb")
+        fd = layout.open_fd(blob_hash)
     except FileNotFoundError:
         raise BlobNotFound(blob_hash) from None
+    return os.fdopen(fd, "rb")
 
 
 class BlobReader(Iterator[bytes]):

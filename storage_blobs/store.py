@@ -5,7 +5,6 @@ Every method validates hashes before touching the filesystem; see CONTRACT.md fo
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -100,12 +99,16 @@ class BlobStore:
 
     def has(self, blob_hash: str) -> bool:
         """True if the blob is stored right now."""
-        return self._layout.blob_path(blob_hash).is_file()
+        try:
+            self._layout.blob_stat(blob_hash)
+        except FileNotFoundError:
+            return False
+        return True
 
     def size(self, blob_hash: str) -> int:
         """Size in bytes of a stored blob; `BlobNotFound` if absent."""
         try:
-            return self._layout.blob_path(blob_hash).stat().st_size
+            return self._layout.blob_stat(blob_hash).st_size
         except FileNotFoundError:
             raise BlobNotFound(blob_hash) from None
 
@@ -114,15 +117,14 @@ class BlobStore:
     def touch(self, blob_hash: str) -> None:
         """Restart a blob's gc grace period (call before committing a new reference to a blob
         that was not just uploaded, e.g. a copy). `BlobNotFound` if gc got there first."""
-        try:
-            os.utime(self._layout.blob_path(blob_hash))
-        except FileNotFoundError:
-            raise BlobNotFound(blob_hash) from None
+        if not self._layout.refresh(blob_hash):
+            raise BlobNotFound(blob_hash)
 
     def delete(self, blob_hash: str) -> bool:
         """Remove a blob now, durably; False if it was not there. Unconditional: prefer `gc`."""
         path = self._layout.blob_path(blob_hash)
         try:
+            self._layout.blob_stat(blob_hash)  # never through a link, to a file outside root
             path.unlink()
         except FileNotFoundError:
             return False

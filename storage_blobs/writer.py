@@ -163,14 +163,14 @@ def publish(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
         try:
             os.link(temp_path, dest)
         except FileExistsError:
-            if _refresh(dest):
+            if layout.refresh(blob_hash):
                 created = False
                 break
-            continue  # gc or delete removed it between our link and utime: link again.
+            continue  # gc or delete removed it (or it was a link) since our link: again.
         except OSError as exc:
             if exc.errno not in _NO_LINK_ERRNOS:
                 raise
-            created = _publish_by_rename(temp_path, dest)
+            created = _publish_by_rename(layout, temp_path, blob_hash)
             break
         created = True
         break
@@ -180,31 +180,27 @@ def publish(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
     return created
 
 
-def _refresh(dest: Path) -> bool:
-    """Set `dest`'s mtime to now; False if it no longer exists."""
-    try:
-        os.utime(dest)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _publish_by_rename(temp_path: Path, dest: Path) -> bool:
+def _publish_by_rename(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
     # Fallback for filesystems without hard links: check-then-rename. Two racing identical
     # uploads may both rename; the later atomically replaces the earlier with equal bytes.
-    if _refresh(dest):
+    if layout.refresh(blob_hash):
         return False
-    os.replace(temp_path, dest)
+    os.replace(temp_path, layout.blob_path(blob_hash))
     return True
 
 
 def hash_file(path: Path, chunk_size: int = 1 << 20) -> str:
     """sha256 hex of a file's current bytes, read in chunks."""
     validate_chunk_size(chunk_size)
-    hasher = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(chunk_size):
-            hasher.update(chunk)
+        return hash_stream(f, chunk_size)
+
+
+def hash_stream(file: BinaryIO, chunk_size: int = 1 << 20) -> str:
+    """sha256 hex of what is left to read in an open binary file."""
+    hasher = hashlib.sha256()
+    while chunk := file.read(chunk_size):
+        hasher.update(chunk)
     return hasher.hexdigest()
 
 
@@ -221,6 +217,7 @@ __all__ = [
     "check_chunk",
     "check_max_size",
     "hash_file",
+    "hash_stream",
     "publish",
     "validate_chunk_size",
 ]

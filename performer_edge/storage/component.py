@@ -24,6 +24,7 @@ from storage_blobs import BlobStore
 
 BLOBS_DIR = "blobs"
 UPLOADS_DIR = "uploads"
+DEFAULT_TMP_MAX_AGE_SECONDS = 24 * 3600  # a temp file idle this long is a crashed upload's
 RENDER_CACHE_DIR = "render-cache"
 
 
@@ -79,9 +80,13 @@ class StorageComponent:
         tokens: TokenKeys,
         catalog: CatalogSource,
         options: StorageOptions,
+        *,
+        sole_owner: bool = False,
     ) -> StorageComponent:
+        """`sole_owner`: this process holds the data dir's lock, so no upload can be running
+        and every temp file in the blob store is what a crash (or SIGKILL) left behind."""
         blobs = BlobStore(data_root / BLOBS_DIR)
-        blobs.cleanup_tmp()  # uploads a crash cut short
+        blobs.cleanup_tmp(0 if sole_owner else DEFAULT_TMP_MAX_AGE_SECONDS)
         resumable = ResumableUploads(data_root / UPLOADS_DIR, options.resumable_expiry)
         renders = RenderCache(data_root / RENDER_CACHE_DIR)
         return cls(db, log, blobs, resumable, renders, tokens, catalog, options)
