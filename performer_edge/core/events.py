@@ -15,12 +15,16 @@ from nacl.signing import SigningKey, VerifyKey
 
 from performer_edge.core import hlc as hlc_mod
 from performer_edge.errors import IntegrityError, InvalidInput
+from sync.codec import MAX_FRAME
 
 EVENT_FORMAT = 1
 ORIGIN_BYTES = 32
 SIGNATURE_BYTES = 64
 MAX_KIND_LENGTH = 128
 MAX_SCOPE_LENGTH = 1024
+# An event travels alone in one sync frame at most: a larger one could be acknowledged here and
+# never reach another node, so the log refuses it.
+MAX_PAYLOAD_BYTES = MAX_FRAME - 8 * 1024
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
@@ -97,7 +101,17 @@ def encode_checked(kind: str, value: Any) -> bytes:
     problems = kind_problems(kind)
     if problems:
         raise InvalidInput(problems[0], code="invalid_event_kind")
-    return encode_payload(value)
+    return check_payload_size(encode_payload(value))
+
+
+def check_payload_size(payload: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(
+            f"an event payload of {len(payload)} bytes is over the limit of "
+            f"{MAX_PAYLOAD_BYTES} (one sync frame)",
+            code="payload_too_large",
+        )
+    return payload
 
 
 def sign_event(key: SigningKey, seq: int, hlc: int, kind: str, scope: str, payload: bytes) -> Event:

@@ -17,7 +17,13 @@ from typing import Any
 import apsw
 
 from performer_edge.core.db import WriteTx
-from performer_edge.core.events import Event, check_shape, encode_checked, sign_event
+from performer_edge.core.events import (
+    Event,
+    check_payload_size,
+    check_shape,
+    encode_checked,
+    sign_event,
+)
 from performer_edge.core.hlc import HybridClock
 from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.projections import Projections
@@ -72,6 +78,7 @@ class LogWriter:
         return self.append_encoded(tx, kind, scope, encode_checked(kind, data))
 
     def append_encoded(self, tx: WriteTx, kind: str, scope: str, payload: bytes) -> Event:
+        check_payload_size(payload)
         origin = self._origin
         seq = self._heads.get(origin, 0) + 1
         signed = sign_event(self.identity.signing_key, seq, self.clock.now(), kind, scope, payload)

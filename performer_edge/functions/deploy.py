@@ -18,7 +18,8 @@ from performer_edge.functions.module_check import WASM_MAGIC
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 RESERVED_NAMES = frozenset({"deploy"})  # `POST /functions/v1/deploy` is the deploy endpoint
-MAX_MODULE_BYTES = 10 * MIB
+# A deployment is one event carrying the module, and an event must fit one sync frame.
+MAX_MODULE_BYTES = 3 * MIB
 MAX_DESCRIPTION = 1000
 EVENT_TRIGGER = "event:"
 

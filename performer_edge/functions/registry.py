@@ -2,7 +2,8 @@
 
 Theory of operation. `function.deployed` carries the whole module (bytes, SHA-256) with its
 name, version, triggers, permissions and limits, so a deployment replicates like any event and
-a replay or a snapshot rebuilds every version; modules are small (the deploy cap is 10 MiB).
+a replay or a snapshot rebuilds every version; modules are small (the deploy cap is 3 MiB:
+the event must fit one sync frame).
 Which version a name runs is a last-writer-wins register by (hlc, origin): a deploy or a
 rollback points it at a version, a delete points it at nothing and drops the versions deployed
 before it. Each event's effect depends on the event alone, so peers converge.
