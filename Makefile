@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench-sync: $(STAMP)
 
 bench-sync-snapshot: $(STAMP)
 	$(BIN)/python bench/sync_snapshot.py
+
+# Upload/download of a 200 MB file and of 10,000 small files against PocketBase's file fields.
+bench-storage: $(STAMP)
+	$(BIN)/python bench/storage.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

@@ -66,6 +66,27 @@ PB_HOOK_PRAGMAS = """routerAdd("GET", "/bench/pragmas", (e) => {
 })
 """
 SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+async def read_pb_pragmas(
+    session: aiohttp.ClientSession, server: PocketBase, synchronous: str, when: str
+) -> dict[str, Any]:
+    """PocketBase's writer pragmas, read back through the hook's route; they must be as set."""
+    found = orjson.loads(await expect_ok(await session.get(f"{server.url}/bench/pragmas")))
+    found["synchronous"] = SYNCHRONOUS_NAMES.get(found["synchronous"], found["synchronous"])
+    if found["synchronous"] != synchronous:
+        raise RuntimeError(f"PocketBase runs synchronous={found['synchronous']} ({when})")
+    return dict(found)
+
+
+def write_pb_hooks(server: PocketBase, synchronous: str) -> None:
+    """The pb_hooks script: the pragmas route, and FULL on the writer unless NORMAL is asked."""
+    hooks = server.home / "pb_hooks"  # its default --hooksDir: pb_data/../pb_hooks
+    hooks.mkdir(parents=True, exist_ok=True)
+    source = PB_HOOK_PRAGMAS + (PB_HOOK_FULL if synchronous == "FULL" else "")
+    (hooks / "bench.pb.js").write_text(source, encoding="utf-8")
+
+
 PB_BATCH = 1000  # records per /api/batch request (its maxRequests is raised to this)
 OURS_BATCH = 2000  # rows per bulk POST /rest/v1/items
 
@@ -243,10 +264,7 @@ class PocketBaseRest(RestPeer):
         self.server = server
         self.synchronous = synchronous
         self.pragmas: dict[str, dict[str, Any]] = {}
-        hooks = server.home / "pb_hooks"  # its default --hooksDir: pb_data/../pb_hooks
-        hooks.mkdir(parents=True, exist_ok=True)
-        source = PB_HOOK_PRAGMAS + (PB_HOOK_FULL if synchronous == "FULL" else "")
-        (hooks / "bench.pb.js").write_text(source, encoding="utf-8")
+        write_pb_hooks(server, synchronous)
 
     @property
     def pid(self) -> int:
@@ -274,11 +292,7 @@ class PocketBaseRest(RestPeer):
         await self.read_pragmas(session, "start")
 
     async def read_pragmas(self, session: aiohttp.ClientSession, when: str) -> None:
-        found = orjson.loads(await expect_ok(await session.get(f"{self.server.url}/bench/pragmas")))
-        found["synchronous"] = SYNCHRONOUS_NAMES.get(found["synchronous"], found["synchronous"])
-        self.pragmas[when] = found
-        if found["synchronous"] != self.synchronous:
-            raise RuntimeError(f"PocketBase runs synchronous={found['synchronous']} ({when})")
+        self.pragmas[when] = await read_pb_pragmas(session, self.server, self.synchronous, when)
 
     async def load(self, session: aiohttp.ClientSession, items: list[Item]) -> None:
         path = f"/api/collections/{TABLE}/records"
