@@ -7,13 +7,14 @@ import functools
 import importlib.metadata
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import sysconfig
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,20 @@ class Server(Process, ABC):
     @abstractmethod
     async def health(self, session: aiohttp.ClientSession, user: User) -> None:
         """Each server speaks its own API."""
+
+
+def ensure_alive(servers: Sequence[Process]) -> None:
+    """Raise unless every server outlived the run (a crash would void its numbers)."""
+    for server in servers:
+        if not server.alive():
+            raise RuntimeError(f"{server.name} died during the run")
+
+
+def stop_all(servers: Sequence[Process], work: Path) -> None:
+    """Stop the servers and remove the run's temporary directory (on any exit)."""
+    for server in servers:
+        server.stop()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def performer_serve(data: Path) -> list[str]:

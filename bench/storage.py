@@ -32,7 +32,6 @@ import asyncio
 import itertools
 import os
 import random
-import shutil
 import tempfile
 import threading
 import time
@@ -40,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from auth_servers import Ours, PocketBase, ensure_pocketbase, filesystem_type
+from auth_servers import (
+    Ours,
+    PocketBase,
+    ensure_alive,
+    ensure_pocketbase,
+    filesystem_type,
+    stop_all,
+)
 from common import emit, log, ratio, run_script
 from load import process_memory, run_load
 from storage_peers import Handle, OursStorage, PocketBaseStorage, StoragePeer
@@ -259,9 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         big = work / "big.bin"
         write_big_file(big, args.big_mb)
         report = asyncio.run(measure(peers, big, args))
-        for server in servers:
-            if not server.alive():
-                raise RuntimeError(f"{server.name} died during the run")
+        ensure_alive(servers)
         report.update(
             big_mb=args.big_mb,
             small_n=args.small,
@@ -271,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             filesystem=filesystem_type(work),
         )
     finally:
-        for server in servers:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(servers, work)
     emit(report, args.json, print_report)
     return 0
 
