@@ -20,6 +20,7 @@ from performer_edge.realtime.phoenix import Message, Vsn
 
 TOPIC_PREFIX = "realtime:"
 SLOW_CLIENT = "slow_client"
+RESUME_AGAIN = "resume_again"  # more was missed than one catch-up sends: reconnect from here
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,39 @@ class Session:
         self.position = 0  # the last log position delivered (SSE ids of unlogged messages)
         # Unbounded underneath; `send` enforces the bound so the close marker always fits.
         self._outbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._held: list[Delivery] | None = None
 
     def send(self, message: Message, position: int | None = None) -> None:
         if self.closed is not None:
             return
-        if self._outbox.qsize() >= self.outbox_size:
+        held = self._held
+        if self._outbox.qsize() + (len(held) if held is not None else 0) >= self.outbox_size:
             self.close(SLOW_CLIENT)
             return
-        self._outbox.put_nowait(Delivery(message, position))
+        if held is not None:
+            held.append(Delivery(message, position))
+        else:
+            self._outbox.put_nowait(Delivery(message, position))
+
+    def hold(self) -> None:
+        """Keep live messages back while what the client missed is read from the log."""
+        self._held = []
+
+    def release(self, missed: list[Delivery], *, complete: bool = True) -> None:
+        """Send `missed` (read from the log, older; bounded by the reader, not the outbox),
+        then the live messages held meanwhile. When `missed` is not `complete` the held ones
+        are dropped instead, and the session ends after `missed`: the client resumes again
+        from the last one it got."""
+        held, self._held = self._held or [], None
+        if self.closed is not None:
+            return
+        for delivery in missed:
+            self._outbox.put_nowait(delivery)
+        if not complete:
+            self.close(RESUME_AGAIN)
+            return
+        for delivery in held:
+            self.send(delivery.message, delivery.position)
 
     def close(self, reason: str) -> None:
         if self.closed is None:
@@ -97,8 +123,11 @@ class Member:
     def tracker(self) -> str:
         return self.session.id
 
+    def message(self, event: str, payload: Any) -> Message:
+        return Message(self.topic, event, payload, None, self.join_ref)
+
     def push(self, event: str, payload: Any, position: int | None = None) -> None:
-        self.session.send(Message(self.topic, event, payload, None, self.join_ref), position)
+        self.session.send(self.message(event, payload), position)
 
     def system(self, extension: str, message: str, status: str = "ok") -> None:
         self.push(

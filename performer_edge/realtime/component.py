@@ -12,9 +12,10 @@ from performer_edge.core.bus import EventBus
 from performer_edge.core.db import Database
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.realtime.access import CatalogSource
+from performer_edge.realtime.catch_up import Append, HubDeps
 from performer_edge.realtime.channels import Session
 from performer_edge.realtime.dispatch import Dispatcher
-from performer_edge.realtime.hub import Append, Hub, HubDeps
+from performer_edge.realtime.hub import Hub
 
 SHUTDOWN = "the node is shutting down"
 
@@ -36,7 +37,8 @@ class RealtimeComponent:
         self.hub = Hub(HubDeps(db, append, tokens, catalog, bus, outbox_size, retention_s))
         # The dispatcher may lag more than a session: it batches, and catches up from the log.
         self.dispatcher = Dispatcher(self.hub, queue_size=max(bus.queue_size, 1024) * 8)
-        self.sessions: set[Session] = set()
+        self.sessions: set[Session] = set()  # WebSocket sessions
+        self.sse_sessions: dict[str, Session] = {}  # SSE sessions by the key their POSTs name
 
     def install(self, app: web.Application) -> None:
         from performer_edge.realtime import api
@@ -44,13 +46,17 @@ class RealtimeComponent:
         app[REALTIME] = self
         api.register(app)
         app.cleanup_ctx.append(self._dispatching)
+        app.on_shutdown.append(self._close_sessions)
+
+    async def _close_sessions(self, app: web.Application) -> None:
+        """Before the server waits for open requests: end every stream and socket."""
+        for session in [*self.sessions, *self.sse_sessions.values()]:
+            session.close(SHUTDOWN)
 
     async def _dispatching(self, app: web.Application) -> AsyncIterator[None]:
         subscription = self.dispatcher.subscribe()
         task = asyncio.create_task(self.dispatcher.run(subscription), name="realtime-dispatch")
         yield
-        for session in list(self.sessions):
-            session.close(SHUTDOWN)
         subscription.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -19,10 +19,11 @@ from performer_edge.core.bus import Subscription, SubscriptionDropped
 from performer_edge.core.events import Event
 from performer_edge.core.log import read_after
 from performer_edge.realtime.access import candidate_allowed
+from performer_edge.realtime.catch_up import BROADCAST_KIND, Planned, broadcast_of, receives
 from performer_edge.realtime.changes import TableChange, TableIndex, table_changes
 from performer_edge.realtime.channels import Member
 from performer_edge.realtime.history import ROW_KINDS
-from performer_edge.realtime.hub import BROADCAST_KIND, Hub, broadcast_of
+from performer_edge.realtime.hub import Hub
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.rest.compile_context import request_context
 from performer_edge.rest.row_merge import RowChange
@@ -30,7 +31,6 @@ from performer_edge.rest.row_merge import RowChange
 log = logging.getLogger("performer.realtime")
 
 BATCH = 512
-Planned = dict[int, list[tuple[Member, dict[str, Any]]]]  # event position → deliveries
 
 
 def wanted(event: Event) -> bool:
@@ -42,6 +42,7 @@ class Dispatcher:
         self.hub = hub
         self.queue_size = queue_size
         self.index = TableIndex()
+        hub.plan_rows = self.plan
 
     def subscribe(self) -> Subscription:
         return self.hub.deps.bus.subscribe("realtime", accept=wanted, queue_size=self.queue_size)
@@ -93,27 +94,26 @@ class Dispatcher:
         broadcast = broadcast_of(event, event.scope)
         if broadcast is None:
             return
-        data = event.data
-        private = bool(data.get("private"))
-        sender = data.get("from")
         for member in list(members):
-            if member.private != private or event.pos <= member.live_after:
-                continue
-            if sender == member.session.id and not member.broadcast_self:
-                continue
-            if broadcast.binary is not None and member.session.vsn.value == "1.0.0":
-                continue  # raw bytes have no 1.0.0 form (supabase-wire.md §4.4)
-            member.push("broadcast", broadcast, event.pos)
+            if event.pos > member.live_after and receives(member, event, broadcast):
+                member.push("broadcast", broadcast, event.pos)
 
     def plan(
-        self, conn: apsw.Connection, events: Sequence[Event], listeners: list[Member]
+        self,
+        conn: apsw.Connection,
+        events: Sequence[Event],
+        listeners: list[Member],
+        *,
+        live: bool = True,
     ) -> Planned:
-        """Runs on a reader thread: who receives which row change, policies applied."""
+        """Runs on a reader thread: who receives which row change, policies applied. `live`:
+        events from the bus, which skip members that joined after them (a catch-up reads
+        those from the log on purpose)."""
         catalog = self.hub.deps.catalog(conn)
         planned: Planned = {}
         for event in events:
             for change in table_changes(event, catalog, self.index):
-                deliveries = self._matches(conn, catalog, change, event.pos, listeners)
+                deliveries = self._matches(conn, catalog, change, event.pos, listeners, live)
                 if deliveries:
                     planned.setdefault(event.pos, []).extend(deliveries)
         return planned
@@ -125,6 +125,7 @@ class Dispatcher:
         change: TableChange,
         position: int,
         listeners: list[Member],
+        live: bool,
     ) -> list[tuple[Member, dict[str, Any]]]:
         record = change.api_record(change.checked_record)
         table = change.table
@@ -132,7 +133,7 @@ class Dispatcher:
         verdicts: dict[tuple[str, str], bool] = {}
         out: list[tuple[Member, dict[str, Any]]] = []
         for member in listeners:
-            if position <= member.live_after or member.caller.expired():
+            if (live and position <= member.live_after) or member.caller.expired():
                 continue
             matched = [b for b in member.bindings if b.matches(schema, name, kind, record)]
             if not matched:

@@ -4,7 +4,8 @@ Transports (`ws`, `sse`, the HTTP broadcast route) hand decoded Phoenix messages
 `Hub.receive`; the hub answers through each session's outbox. Broadcasts are logged as
 `realtime.broadcast` events (scope = the topic) and reach members from the bus, like row
 changes (`dispatch`), so a broadcast is delivered once it is durable, in log order, to local
-and (through sync) remote members alike, and can be replayed. Presence is node-local state.
+and (through sync) remote members alike, and can be replayed (`catch_up`). Presence is
+node-local state.
 """
 
 from __future__ import annotations
@@ -12,48 +13,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from performer_edge.core.bus import EventBus
-from performer_edge.core.db import Database
 from performer_edge.core.events import Event
-from performer_edge.core.tokens import TokenKeys
 from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
-from performer_edge.realtime import history
+from performer_edge.realtime import catch_up
 from performer_edge.realtime.access import (
     Caller,
-    CatalogSource,
     channel_allowed,
     join_error_reason,
     verify_caller,
 )
 from performer_edge.realtime.bindings import ColumnTypes
+from performer_edge.realtime.catch_up import BROADCAST_KIND, HubDeps, PlanRows
 from performer_edge.realtime.changes import column_types
-from performer_edge.realtime.channels import Member, Session, channel_name, full_topic
+from performer_edge.realtime.channels import Delivery, Member, Session, channel_name, full_topic
 from performer_edge.realtime.join import JoinConfig, parse_join
-from performer_edge.realtime.phoenix import Message, UserBroadcast, reply
+from performer_edge.realtime.phoenix import Message, reply
 from performer_edge.realtime.presence import Diff, TopicPresence
 from performer_edge.rest.catalog import Catalog, PolicyCommand
 
 log = logging.getLogger("performer.realtime")
-
-BROADCAST_KIND = "realtime.broadcast"
-Append = Callable[[str, str, Any], Awaitable[Event]]
-
-
-@dataclass(frozen=True)
-class HubDeps:
-    """What the hub needs from the node: reads, appends, keys, the schema catalog, the bus."""
-
-    db: Database
-    append: Append
-    tokens: TokenKeys
-    catalog: CatalogSource
-    bus: EventBus
-    outbox_size: int
-    retention_s: int
 
 
 class Hub:
@@ -62,6 +42,9 @@ class Hub:
         self.topics: dict[str, set[Member]] = {}
         self.presence: dict[str, TopicPresence] = {}
         self.listeners: set[Member] = set()  # members with postgres_changes bindings
+        # Who receives which row change, policies applied: set by the dispatcher, which owns
+        # the table index (runs on a reader connection).
+        self.plan_rows: PlanRows | None = None
 
     # -- client messages ---------------------------------------------------------------------
 
@@ -98,7 +81,11 @@ class Hub:
 
     # -- join and leave ----------------------------------------------------------------------
 
-    async def join(self, session: Session, message: Message) -> None:
+    async def join(
+        self, session: Session, message: Message, *, resume_after: int | None = None
+    ) -> None:
+        """Join a channel. `resume_after`: a log position the client got up to (SSE's
+        `Last-Event-ID`); what the channel logged after it is sent before live messages."""
         catalog: Catalog = await self.deps.db.read(self.deps.catalog)
         config = parse_join(message.payload, lambda s, t: _table_types(catalog, s, t))
         try:
@@ -125,8 +112,21 @@ class Hub:
             member.system("postgres_changes", "Subscribed to PostgreSQL")
         if member.presence_enabled:
             member.push("presence_state", self._presence_of(member.topic).state())
-        if config.replay is not None:
-            await self._replay(member, config)
+        if config.replay is not None or resume_after is not None:
+            # No await between registering and holding: nothing live can slip ahead.
+            session.hold()
+            missed: list[Delivery] = []
+            complete = True
+            try:
+                if config.replay is not None:
+                    missed = await catch_up.replayed(self.deps, member, config.replay)
+                if resume_after is not None:
+                    assert self.plan_rows is not None, "the dispatcher sets plan_rows"
+                    missed, complete = await catch_up.missed(
+                        self.deps, self.plan_rows, member, resume_after
+                    )
+            finally:
+                session.release(missed, complete=complete)
 
     def _register(
         self, session: Session, message: Message, caller: Caller, config: JoinConfig
@@ -174,21 +174,6 @@ class Hub:
     def close_session(self, session: Session) -> None:
         for member in list(session.members.values()):
             self.leave(member)
-
-    async def _replay(self, member: Member, config: JoinConfig) -> None:
-        replay = config.replay
-        assert replay is not None
-        oldest = int(time.time() * 1000) - self.deps.retention_s * 1000
-        since_ms = max(replay.since_ms, oldest)
-        events = await self.deps.db.read(
-            lambda conn: history.broadcasts_since(
-                conn, member.topic, since_ms, member.live_after, replay.limit
-            )
-        )
-        for event in events:
-            broadcast = broadcast_of(event, member.topic, replayed=True)
-            if broadcast is not None:
-                member.push("broadcast", broadcast, event.pos)
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -327,25 +312,6 @@ class Hub:
         for other in self.topics.get(topic, ()):
             if other.presence_enabled:
                 other.push("presence_diff", diff)
-
-
-def broadcast_of(event: Event, topic: str, *, replayed: bool = False) -> UserBroadcast | None:
-    """The user broadcast a logged `realtime.broadcast` event carries (None if malformed)."""
-    try:
-        data = event.data
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("event"), str):
-        return None
-    meta = {"replayed": True, "id": str(event.pos)} if replayed else {}
-    binary = data.get("binary")
-    return UserBroadcast(
-        topic,
-        data["event"],
-        data.get("payload"),
-        binary if isinstance(binary, bytes) else None,
-        meta,
-    )
 
 
 def _table_types(catalog: Catalog, schema: str, table: str) -> ColumnTypes | None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-PUSH_KIND = 3  # client → server user broadcast
-BROADCAST_KIND = 4  # server → client user broadcast
+PUSH_FRAME = 3  # client → server user broadcast
+BROADCAST_FRAME = 4  # server → client user broadcast
 BINARY_ENCODING = 0
 JSON_ENCODING = 1
 MAX_FIELD = 255  # every length in a binary header is one byte
@@ -94,7 +94,7 @@ def decode_text(vsn: Vsn, text: str) -> Message:
 
 def decode_binary(data: bytes) -> Message:
     """A kind-3 user broadcast push: header lengths, then join_ref, ref, topic, event, meta."""
-    if len(data) < 7 or data[0] != PUSH_KIND:
+    if len(data) < 7 or data[0] != PUSH_FRAME:
         raise FrameError("binary frames must be user broadcast pushes (kind 3)")
     sizes = data[1:6]
     encoding = data[6]
@@ -156,7 +156,7 @@ def encode_broadcast_binary(broadcast: UserBroadcast) -> bytes:
         encoding, body = BINARY_ENCODING, broadcast.binary
     else:
         encoding, body = JSON_ENCODING, orjson.dumps(broadcast.payload)
-    header = bytes([BROADCAST_KIND, len(topic), len(event), len(meta), encoding])
+    header = bytes([BROADCAST_FRAME, len(topic), len(event), len(meta), encoding])
     return header + topic + event + meta + body
 
 

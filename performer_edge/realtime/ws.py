@@ -37,6 +37,7 @@ IDLE_TIMEOUT_S = 60.0  # clients heartbeat every 25 s (supabase-wire.md §4.1)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 UNSUPPORTED_DATA = 1003
 SLOW_CLIENT_CODE = 4000
+GOING_AWAY = 1001
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -97,8 +98,10 @@ async def _write(ws: web.WebSocketResponse, session: Session) -> None:
     except (ConnectionError, RuntimeError) as exc:
         log.debug("realtime socket write failed: %s", exc)
         session.close("gone")
-    if session.closed == SLOW_CLIENT and not ws.closed:
-        await ws.close(code=SLOW_CLIENT_CODE, message=SLOW_CLIENT.encode())
+    if session.closed not in ("closed", "gone") and not ws.closed:
+        # The server ended it (a slow client, shutdown): close the socket, which ends the reader.
+        code = SLOW_CLIENT_CODE if session.closed == SLOW_CLIENT else GOING_AWAY
+        await ws.close(code=code, message=(session.closed or "").encode()[:120])
 
 
 async def _send(ws: web.WebSocketResponse, vsn: Vsn, delivery: Delivery) -> None:
