@@ -200,6 +200,20 @@ SETTINGS: tuple[Setting, ...] = (
         "find peers of the same cluster on the LAN (mDNS) and sync with them; --no-discovery",
     ),
     Setting(
+        "compact_interval",
+        int,
+        0,
+        "seconds between automatic log compactions (0: off; `performer compact` by hand)",
+        minimum=0,
+    ),
+    Setting(
+        "compact_keep_events",
+        int,
+        10_000,
+        "newest events of each origin an automatic compaction keeps in the log",
+        minimum=0,
+    ),
+    Setting(
         "cluster_join_rate_limit",
         int,
         20,
@@ -252,6 +266,8 @@ class Settings:
     peer: tuple[str, ...] = ()
     hub: str | None = None
     discovery: bool = True
+    compact_interval: int = 0
+    compact_keep_events: int = 10_000
     cluster_join_rate_limit: int = 20
 
     @property

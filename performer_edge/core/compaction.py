@@ -278,6 +278,21 @@ class Snapshots:
         return self.directory / f"incoming-{snapshot_id}.part"
 
 
+def compaction_target(
+    ours: VersionVector, peers: list[VersionVector] | None, keep: int
+) -> VersionVector:
+    """What an automatic compaction may fold: each origin's events but the newest `keep`, and
+    (in a cluster, `peers` being the vectors of the peers in session now) only what every one
+    of them already holds, so none of them needs a snapshot for it. In a cluster with no peer in
+    session, nothing."""
+    target = {origin: max(0, seq - keep) for origin, seq in ours.items()}
+    if peers is not None:
+        if not peers:
+            return EMPTY
+        target = {o: min(seq, *(p.head(o) for p in peers)) for o, seq in target.items()}
+    return VersionVector(target)
+
+
 # -- the log below the horizon ---------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from performer_edge.http.app import make_app
 from performer_edge.node import Node
+from performer_edge.peers.compactor import Compactor
 from performer_edge.peers.dialer import Dialer, configured_targets
 from performer_edge.peers.discovery import Discovery
 from performer_edge.peers.manager import PeerManager
@@ -31,6 +32,17 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
         await peers.start()
     if dialer is not None:
         await dialer.start()
+    compactor = None
+    if node.settings.compact_interval > 0:
+        settings = node.settings
+        compactor = Compactor(
+            node.snapshots,
+            node.log,
+            peers,
+            interval=settings.compact_interval,
+            keep=settings.compact_keep_events,
+        )
+        compactor.start()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -46,6 +58,8 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if compactor is not None:
+            await compactor.close()
         if discovery is not None:
             await discovery.close()
         if peers is not None:
