@@ -31,7 +31,6 @@ from performer_edge.errors import DataDirError
 from performer_edge.functions.component import FunctionsComponent
 from performer_edge.functions.registry import FUNCTIONS_SCHEMA
 from performer_edge.functions.registry import PROJECTION as FUNCTIONS_PROJECTION
-from performer_edge.functions.trigger_runs import TRIGGER_RUNS_SCHEMA
 from performer_edge.peers import membership
 from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
@@ -39,6 +38,8 @@ from performer_edge.peers.cluster_state import ClusterState
 from performer_edge.peers.manager import PeerManager
 from performer_edge.realtime.component import RealtimeComponent
 from performer_edge.realtime.history import REALTIME_SCHEMA
+from performer_edge.realtime.ydocs import PROJECTION as YDOC_PROJECTION
+from performer_edge.realtime.ydocs import YDOC_SCHEMA
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
 from performer_edge.rest.component import RestComponent
@@ -64,7 +65,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     STORAGE_MERGE_SCHEMA,
     FUNCTIONS_SCHEMA,
     REALTIME_SCHEMA,
-    TRIGGER_RUNS_SCHEMA,
+    YDOC_SCHEMA,
 )
 
 
@@ -151,6 +152,7 @@ class Node:
             projections.register(CLUSTER_PROJECTION)
             projections.register(storage_projection.PROJECTION)
             projections.register(FUNCTIONS_PROJECTION)
+            projections.register(YDOC_PROJECTION)
             bus = EventBus(settings.bus_queue_size)
 
             def committed(events: list[Any]) -> None:
@@ -196,7 +198,7 @@ class Node:
                 ),
                 sole_owner=lock,
             )
-            functions = FunctionsComponent(db, log, data_dir.root, rest, storage, bus)
+            functions = FunctionsComponent(db, log, data_dir.root, rest, storage)
             cluster_state.open(db, log, tokens)
 
             def state_replaced(conn: apsw.Connection) -> None:

@@ -14,7 +14,7 @@ from aiohttp import web
 from performer_edge.errors import Forbidden, InvalidInput, Unauthorized
 from performer_edge.http.middleware import principal_of
 from performer_edge.http.responses import read_json
-from performer_edge.realtime import sse, ws
+from performer_edge.realtime import sse, ws, yjs_ws
 from performer_edge.realtime.access import Caller, verify_caller
 from performer_edge.realtime.channels import full_topic
 from performer_edge.realtime.component import REALTIME, RealtimeComponent
@@ -28,6 +28,7 @@ def register(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/api/broadcast", broadcast_messages)
     app.router.add_post(f"{PREFIX}/api/broadcast/{{topic}}/events/{{event}}", broadcast_event)
     sse.register(app, PREFIX)
+    app.router.add_get(f"{PREFIX}/yjs/{{doc:.+}}", yjs_ws.yjs_socket)
 
 
 def caller_of(request: web.Request) -> Caller:

@@ -1,4 +1,5 @@
-"""Assembles Realtime (the hub, the bus dispatcher, open sessions) and adds `/realtime/v1`."""
+"""Assembles Realtime (the hub, Yjs documents, the bus dispatcher, open sessions) and adds
+`/realtime/v1`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from performer_edge.realtime.catch_up import Append, HubDeps
 from performer_edge.realtime.channels import Session
 from performer_edge.realtime.dispatch import Dispatcher
 from performer_edge.realtime.hub import Hub
+from performer_edge.realtime.ydocs import DocRooms
 
 SHUTDOWN = "the node is shutting down"
 
@@ -37,6 +39,8 @@ class RealtimeComponent:
         self.hub = Hub(HubDeps(db, append, tokens, catalog, bus, outbox_size, retention_s))
         # The dispatcher may lag more than a session: it batches, and catches up from the log.
         self.dispatcher = Dispatcher(self.hub, queue_size=max(bus.queue_size, 1024) * 8)
+        self.ydocs = DocRooms(db, append)
+        self.dispatcher.ydocs = self.ydocs
         self.sessions: set[Session] = set()  # WebSocket sessions
         self.sse_sessions: dict[str, Session] = {}  # SSE sessions by the key their POSTs name
 

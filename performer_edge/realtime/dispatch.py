@@ -24,6 +24,7 @@ from performer_edge.realtime.changes import TableChange, TableIndex, table_chang
 from performer_edge.realtime.channels import Member
 from performer_edge.realtime.history import ROW_KINDS
 from performer_edge.realtime.hub import Hub
+from performer_edge.realtime.ydocs import YDOC_KIND, DocRooms
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.rest.compile_context import request_context
 from performer_edge.rest.row_merge import RowChange
@@ -34,7 +35,7 @@ BATCH = 512
 
 
 def wanted(event: Event) -> bool:
-    return event.kind == BROADCAST_KIND or isinstance(event.effect, RowChange)
+    return event.kind in (BROADCAST_KIND, YDOC_KIND) or isinstance(event.effect, RowChange)
 
 
 class Dispatcher:
@@ -42,6 +43,7 @@ class Dispatcher:
         self.hub = hub
         self.queue_size = queue_size
         self.index = TableIndex()
+        self.ydocs: DocRooms | None = None  # set by the component
         hub.plan_rows = self.plan
 
     def subscribe(self) -> Subscription:
@@ -63,7 +65,7 @@ class Dispatcher:
             await self.deliver(batch)
 
     async def _catch_up(self, after: int, upto: int) -> None:
-        kinds = (BROADCAST_KIND, *ROW_KINDS)
+        kinds = (BROADCAST_KIND, YDOC_KIND, *ROW_KINDS)
         while after < upto:
             missed = await self.hub.deps.db.read(
                 lambda conn, start=after: read_after(conn, start, BATCH, kinds=kinds)  # type: ignore[misc]
@@ -76,13 +78,16 @@ class Dispatcher:
 
     async def deliver(self, events: Sequence[Event]) -> None:
         listeners = list(self.hub.listeners)
-        rows = [e for e in events if e.kind != BROADCAST_KIND]
+        rows = [e for e in events if e.kind not in (BROADCAST_KIND, YDOC_KIND)]
         planned: Planned = {}
         if rows and listeners:
             planned = await self.hub.deps.db.read(lambda conn: self.plan(conn, rows, listeners))
         for event in events:
             if event.kind == BROADCAST_KIND:
                 self._broadcast(event)
+            elif event.kind == YDOC_KIND:
+                if self.ydocs is not None:
+                    self.ydocs.on_committed(event)
             else:
                 for member, payload in planned.get(event.pos, ()):
                     member.push("postgres_changes", payload, event.pos)

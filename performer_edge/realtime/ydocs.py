@@ -1,0 +1,276 @@
+"""Yjs documents: one in-memory pycrdt doc per open document, its updates as events.
+
+Theory of operation. A client's update is applied to the room's doc at once (which validates
+it: garbage raises) and appended to the log as a `ydoc.update` event (scope `ydoc:<name>`,
+payload `{"u": update}`); every connection of the room gets it from the bus once committed,
+like peers' updates, which merge by the CRDT (applying an update twice changes nothing). A
+room is loaded from its checkpoint (the doc's state and the log position it covers) plus the
+updates logged after it, so opening a document costs O(checkpoint) + O(updates since); a
+checkpoint is written every `CHECKPOINT_EVERY` updates and when the last connection leaves.
+Checkpoints are derived, node-local state: a replay drops them (the `ydoc` projection).
+Awareness (cursors, names) is relayed between connections and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+from pycrdt import Doc
+
+from performer_edge.core.db import Database, WriteTx
+from performer_edge.core.events import Event
+from performer_edge.core.log import read_after
+from performer_edge.core.projections import Projection
+from performer_edge.realtime.yjs_protocol import (
+    AwarenessState,
+    SyncStep,
+    YjsFrameError,
+    awareness_frame,
+    decode_awareness,
+    encode_awareness,
+    sync_frame,
+)
+
+log = logging.getLogger("performer.realtime")
+
+YDOC_KIND = "ydoc.update"
+SCOPE_PREFIX = "ydoc:"
+CHECKPOINT_EVERY = 100
+EMPTY_UPDATE = b"\x00\x00"
+READ_CHUNK = 1000
+# Appended to node.SCHEMA_STEPS.
+YDOC_SCHEMA = """
+CREATE TABLE ydoc_checkpoints(
+    doc TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    upto_pos INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _reset(conn: apsw.Connection) -> None:
+    conn.execute("DELETE FROM ydoc_checkpoints")
+
+
+# Updates project nothing (the doc lives in memory); a replay renumbers the log, so it drops
+# the checkpoints, whose positions would no longer mean anything.
+PROJECTION = Projection("ydoc", ("ydoc.",), lambda conn, event: None, _reset)
+
+Append = Callable[[str, str, object], Awaitable[Event]]
+
+
+class YConnection:
+    """One client socket's outbox: bounded; a client too slow to drain it is closed."""
+
+    def __init__(self, outbox_size: int) -> None:
+        self.outbox_size = outbox_size
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.closed = False
+        self.client_ids: set[int] = set()  # awareness states this connection introduced
+
+    def send(self, frame: bytes) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= self.outbox_size:
+            self.close()
+            return
+        self.queue.put_nowait(frame)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+@dataclass(eq=False)
+class DocRoom:
+    name: str
+    doc: Doc[Any] = field(default_factory=Doc)
+    connections: set[YConnection] = field(default_factory=set)
+    awareness: dict[int, AwarenessState] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    last_pos: int = 0  # the highest logged update applied
+    since_checkpoint: int = 0
+
+    @property
+    def scope(self) -> str:
+        return SCOPE_PREFIX + self.name
+
+    def apply(self, update: bytes) -> None:
+        """Apply an update; YjsFrameError when it is not one."""
+        try:
+            self.doc.apply_update(update)
+        except ValueError as exc:
+            raise YjsFrameError(f"not a Yjs update: {exc}") from exc
+
+    def step2(self, state_vector: bytes) -> bytes:
+        try:
+            return sync_frame(SyncStep.STEP2, self.doc.get_update(state_vector))
+        except ValueError as exc:
+            raise YjsFrameError(f"not a state vector: {exc}") from exc
+
+    def step1(self) -> bytes:
+        return sync_frame(SyncStep.STEP1, self.doc.get_state())
+
+    def awareness_frame(self) -> bytes | None:
+        if not self.awareness:
+            return None
+        return awareness_frame(encode_awareness(list(self.awareness.values())))
+
+    def relay_awareness(self, sender: YConnection, update: bytes) -> None:
+        for state in decode_awareness(update):
+            known = self.awareness.get(state.client_id)
+            if known is not None and known.clock > state.clock:
+                continue
+            if state.state is None:
+                self.awareness.pop(state.client_id, None)
+                sender.client_ids.discard(state.client_id)
+            else:
+                self.awareness[state.client_id] = state
+                sender.client_ids.add(state.client_id)
+        frame = awareness_frame(update)
+        for connection in self.connections:
+            if connection is not sender:
+                connection.send(frame)
+
+    def forget(self, connection: YConnection) -> None:
+        """A connection left: others see the awareness states it introduced go."""
+        gone = [
+            AwarenessState(cid, self.awareness[cid].clock + 1, None)
+            for cid in connection.client_ids
+            if cid in self.awareness
+        ]
+        for state in gone:
+            del self.awareness[state.client_id]
+        if gone:
+            frame = awareness_frame(encode_awareness(gone))
+            for other in self.connections:
+                other.send(frame)
+
+
+class DocRooms:
+    """The open documents of this node."""
+
+    def __init__(self, db: Database, append: Append) -> None:
+        self.db = db
+        self.append = append
+        self.rooms: dict[str, DocRoom] = {}
+
+    async def join(self, name: str, connection: YConnection) -> DocRoom:
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = DocRoom(name)
+            try:
+                await self._load(room)
+            except BaseException:
+                del self.rooms[name]
+                room.ready.set()
+                raise
+            room.ready.set()
+        await room.ready.wait()
+        if self.rooms.get(name) is not room:
+            return await self.join(name, connection)  # its load failed: try afresh
+        room.connections.add(connection)
+        return room
+
+    async def leave(self, room: DocRoom, connection: YConnection) -> None:
+        room.connections.discard(connection)
+        room.forget(connection)
+        if room.connections:
+            return
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+        if room.since_checkpoint:
+            await self.checkpoint(room)
+
+    async def append_update(self, room: DocRoom, update: bytes) -> None:
+        """Log a client's update (already applied to the room, which validated it); the room's
+        connections get it from the bus once it is committed."""
+        await self.append(YDOC_KIND, room.scope, {"u": update})
+
+    def on_committed(self, event: Event) -> None:
+        """A logged update, local or a peer's: apply it and send it to the room."""
+        room = self.rooms.get(event.scope.removeprefix(SCOPE_PREFIX))
+        if room is None:
+            return  # nobody has it open: it is loaded from the log next time
+        update = _update_of(event)
+        if update is None:
+            return
+        try:
+            room.apply(update)
+        except YjsFrameError:
+            log.warning("ydoc %s: event %s holds no valid update", room.name, event.pos)
+            return
+        room.last_pos = max(room.last_pos, event.pos)
+        room.since_checkpoint += 1
+        frame = sync_frame(SyncStep.UPDATE, update)
+        for connection in room.connections:
+            connection.send(frame)
+        if room.since_checkpoint >= CHECKPOINT_EVERY:
+            room.since_checkpoint = 0
+            task = asyncio.get_running_loop().create_task(self.checkpoint(room))
+            task.add_done_callback(_log_failure)
+
+    async def checkpoint(self, room: DocRoom) -> None:
+        state, upto = room.doc.get_update(), room.last_pos
+        room.since_checkpoint = 0
+
+        def write(tx: WriteTx) -> None:
+            tx.conn.execute(
+                "INSERT INTO ydoc_checkpoints(doc, state, upto_pos) VALUES (?, ?, ?) "
+                "ON CONFLICT(doc) DO UPDATE SET state = excluded.state, "
+                "upto_pos = excluded.upto_pos WHERE excluded.upto_pos >= upto_pos",
+                (room.name, state, upto),
+            )
+
+        await self.db.write(write)
+
+    async def _load(self, room: DocRoom) -> None:
+        checkpoint = await self.db.read(lambda conn: _read_checkpoint(conn, room.name))
+        after = 0
+        if checkpoint is not None:
+            state, after = checkpoint
+            room.apply(state)
+            room.last_pos = after
+        while True:
+            events = await self.db.read(
+                lambda conn, start=after: read_after(conn, start, READ_CHUNK, scope=room.scope)  # type: ignore[misc]
+            )
+            for event in events:
+                update = _update_of(event)
+                if update is not None:
+                    try:
+                        room.apply(update)
+                    except YjsFrameError:
+                        log.warning("ydoc %s: event %s holds no valid update", room.name, event.pos)
+                room.since_checkpoint += 1
+                room.last_pos = max(room.last_pos, event.pos)
+            if len(events) < READ_CHUNK:
+                return
+            after = events[-1].pos
+
+
+def _read_checkpoint(conn: apsw.Connection, name: str) -> tuple[bytes, int] | None:
+    row = conn.execute(
+        "SELECT state, upto_pos FROM ydoc_checkpoints WHERE doc = ?", (name,)
+    ).fetchone()
+    return (bytes(row[0]), int(row[1])) if row else None
+
+
+def _update_of(event: Event) -> bytes | None:
+    try:
+        data = event.data
+    except ValueError:
+        return None
+    update = data.get("u") if isinstance(data, dict) else None
+    return update if isinstance(update, bytes) and update != EMPTY_UPDATE else None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("ydoc checkpoint failed: %s", task.exception())
