@@ -31,6 +31,7 @@ from performer_edge.errors import DataDirError
 from performer_edge.functions.component import FunctionsComponent
 from performer_edge.functions.registry import FUNCTIONS_SCHEMA
 from performer_edge.functions.registry import PROJECTION as FUNCTIONS_PROJECTION
+from performer_edge.functions.trigger_runs import TRIGGER_RUNS_SCHEMA
 from performer_edge.peers import membership
 from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
@@ -65,6 +66,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     STORAGE_MERGE_SCHEMA,
     FUNCTIONS_SCHEMA,
     REALTIME_SCHEMA,
+    TRIGGER_RUNS_SCHEMA,
     YDOC_SCHEMA,
 )
 
@@ -198,7 +200,7 @@ class Node:
                 ),
                 sole_owner=lock,
             )
-            functions = FunctionsComponent(db, log, data_dir.root, rest, storage)
+            functions = FunctionsComponent(db, log, data_dir.root, rest, storage, bus)
             cluster_state.open(db, log, tokens)
 
             def state_replaced(conn: apsw.Connection) -> None:

@@ -5,4 +5,5 @@
 set -eu
 cd "$(dirname "$0")"
 clang --target=wasm32-wasi -O2 -Wl,--strip-all -o hello-c.wasm hello-c.c
+clang --target=wasm32-wasi -O2 -Wl,--strip-all -o order-log.wasm order-log.c
 python3 -c "import wasmtime,sys; sys.stdout.buffer.write(wasmtime.wat2wasm(open('hello-wat.wat').read()))" > hello-wat.wasm

@@ -1,6 +1,7 @@
-"""`performer functions deploy|list|inspect|logs|rollback|delete`: manage the running node's
-functions over its HTTP API (`POST /functions/v1/deploy`, `/performer/v1/functions`), with the
-service_role key from the data dir. A `.wat` file is converted to WebAssembly before upload.
+"""`performer functions deploy|list|inspect|logs|runs|retry|rollback|delete`: manage the
+running node's functions over its HTTP API (`POST /functions/v1/deploy`,
+`/performer/v1/functions`), with the service_role key from the data dir. A `.wat` file is
+converted to WebAssembly before upload.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ def register(commands: Any) -> None:
     deploy.add_argument("file", type=Path)
     deploy.add_argument("--version", dest="function_version", help="version (default: next number)")
     deploy.add_argument("--description", default="")
-    deploy.add_argument("--trigger", action="append", default=[], help="event:KIND")
+    deploy.add_argument(
+        "--trigger",
+        action="append",
+        default=[],
+        help="event:KIND, event:row.insert:TABLE or 'cron:*/5 * * * *' (repeatable)",
+    )
     deploy.add_argument(
         "--permission",
         action="append",
@@ -44,6 +50,8 @@ def register(commands: Any) -> None:
         ("list", "list the functions and their metrics"),
         ("inspect", "a function's versions and metrics"),
         ("logs", "a function's recent logs and failures"),
+        ("runs", "a function's trigger runs on this node (status, attempts, last error)"),
+        ("retry", "run a failed trigger run again"),
         ("rollback", "make an earlier version (or module hash) current"),
         ("delete", "delete a function and its versions"),
     ):
@@ -52,6 +60,11 @@ def register(commands: Any) -> None:
             action.add_argument("name")
         if name == "rollback":
             action.add_argument("version")
+        if name == "retry":
+            action.add_argument("run_id", type=int)
+        if name == "runs":
+            action.add_argument("--status", choices=("pending", "succeeded", "failed", "skipped"))
+            action.add_argument("--limit", type=int, default=100, help="at most 1000")
     for action in actions.choices.values():
         add_settings_flags(action, ["data", "host", "port", "jwt_secret"])
         action.add_argument("--url", help="the node's URL (default: http://HOST:PORT)")
@@ -65,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
         answer = _request(args, "GET", MANAGE)
     elif args.action == "rollback":
         answer = _request(args, "POST", f"{MANAGE}/{args.name}/rollback", {"version": args.version})
+    elif args.action == "runs":
+        query = f"?limit={args.limit}" + (f"&status={args.status}" if args.status else "")
+        answer = _request(args, "GET", f"{MANAGE}/{args.name}/runs", query=query)
+    elif args.action == "retry":
+        answer = _request(args, "POST", f"{MANAGE}/{args.name}/runs/{args.run_id}/retry", {})
     elif args.action == "delete":
         _request(args, "DELETE", f"{MANAGE}/{args.name}")
         print(f"deleted {args.name}")
@@ -109,14 +127,16 @@ def _deploy_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def _request(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+def _request(
+    args: argparse.Namespace, method: str, path: str, body: Any = None, *, query: str = ""
+) -> Any:
     settings = settings_from(args)
     data_dir = DataDir(settings.data)
     data_dir.require_initialized()
     key = data_dir.api_keys(data_dir.load_token_keys(settings.jwt_secret)).service_role_key
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     base = (args.url or f"http://{host}:{settings.port}").rstrip("/")
-    url = base + urllib.parse.quote(path)
+    url = base + urllib.parse.quote(path) + query
     headers = {"apikey": key, "Authorization": f"Bearer {key}"}
     payload = None
     if body is not None:

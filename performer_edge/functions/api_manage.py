@@ -18,8 +18,10 @@ from aiohttp import web
 
 from performer_edge.errors import InvalidInput
 from performer_edge.functions import registry
+from performer_edge.functions import trigger_runs as runs
 from performer_edge.functions.api import FUNCTIONS, PREFIX
 from performer_edge.functions.deploy import check_name, parse_spec
+from performer_edge.functions.triggers import split_triggers
 from performer_edge.http.middleware import principal_of
 from performer_edge.http.principal import require_service_role
 from performer_edge.http.responses import json_response, read_json
@@ -33,6 +35,8 @@ def register(app: web.Application) -> None:
     app.router.add_get(MANAGE, list_functions)
     app.router.add_get(MANAGE + "/{name}", inspect)
     app.router.add_get(MANAGE + "/{name}/logs", logs)
+    app.router.add_get(MANAGE + "/{name}/runs", trigger_runs)
+    app.router.add_post(MANAGE + "/{name}/runs/{run_id}/retry", retry_run)
     app.router.add_post(MANAGE + "/{name}/rollback", rollback)
     app.router.add_delete(MANAGE + "/{name}", delete)
 
@@ -43,10 +47,12 @@ async def deploy(request: web.Request) -> web.Response:
         fields: dict[str, Any] = {
             k: request.query.get(k) for k in ("name", "version", "description")
         }
-        for many in ("triggers", "permissions"):
-            fields[many] = [
-                v for raw in request.query.getall(many, []) for v in raw.split(",") if v
-            ]
+        fields["triggers"] = [
+            t for raw in request.query.getall("triggers", []) for t in split_triggers(raw)
+        ]
+        fields["permissions"] = [
+            v for raw in request.query.getall("permissions", []) for v in raw.split(",") if v
+        ]
         if "limits" in request.query:
             fields["limits"] = _json_field(request.query["limits"], "limits")
         wasm = await request.read()
@@ -108,6 +114,41 @@ async def logs(request: web.Request) -> web.Response:
     require_service_role(principal_of(request))
     name = check_name(request.match_info["name"])
     return json_response({"name": name, "logs": request.app[FUNCTIONS].metrics.logs(name)})
+
+
+async def trigger_runs(request: web.Request) -> web.Response:
+    """The function's trigger runs on this node, newest first: `?status=`, `?limit=` (default
+    100, at most 1000), `?before=ID` for the next page; with counts by status."""
+    require_service_role(principal_of(request))
+    name = check_name(request.match_info["name"])
+    status = request.query.get("status")
+    if status is not None and status not in runs.STATUSES:
+        raise InvalidInput(f"status is one of {', '.join(runs.STATUSES)}", code="invalid_status")
+    limit = _int_param(request, "limit", 1, 1000) or 100
+    before = _int_param(request, "before", 1, None)
+    found, counts = await request.app[FUNCTIONS].trigger_runs(name, status, limit, before)
+    return json_response({"name": name, "counts": counts, "runs": [r.to_json() for r in found]})
+
+
+async def retry_run(request: web.Request) -> web.Response:
+    """Run a failed or skipped trigger run again, its attempts counted from zero."""
+    require_service_role(principal_of(request))
+    name = check_name(request.match_info["name"])
+    run_id = request.match_info["run_id"]
+    if not run_id.isdigit():
+        raise InvalidInput("the run id is a number", code="invalid_run_id")
+    run = await request.app[FUNCTIONS].retry_run(name, int(run_id))
+    return json_response(run.to_json())
+
+
+def _int_param(request: web.Request, name: str, low: int, high: int | None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise InvalidInput(f"{name} must be an integer {bounds}", code=f"invalid_{name}")
+    return int(raw)
 
 
 async def rollback(request: web.Request) -> web.Response:

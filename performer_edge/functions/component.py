@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,12 @@ import apsw
 import wasmtime
 from aiohttp import web
 
+from performer_edge.core.bus import EventBus
 from performer_edge.core.db import Database, WriteTx
 from performer_edge.core.log import LogWriter
 from performer_edge.errors import Conflict, NotFound, Unavailable
 from performer_edge.functions import registry
+from performer_edge.functions import trigger_runs as runs
 from performer_edge.functions.deploy import DeploySpec, check_name
 from performer_edge.functions.engine import WasmEngine
 from performer_edge.functions.envelope import BadResponse, Response, decode_response
@@ -31,6 +34,7 @@ from performer_edge.functions.limits import Limits
 from performer_edge.functions.metrics import Metrics
 from performer_edge.functions.module_check import check_module, refuse
 from performer_edge.functions.runtime import Loaded, Runtime
+from performer_edge.functions.trigger_runner import TriggerRunner
 
 if TYPE_CHECKING:
     from performer_edge.rest.component import RestComponent
@@ -59,6 +63,7 @@ class FunctionsComponent:
         data_root: Path,
         rest: RestComponent,
         storage: StorageComponent,
+        bus: EventBus,
         *,
         workers: int = WORKERS,
     ) -> None:
@@ -70,6 +75,7 @@ class FunctionsComponent:
         self.metrics = Metrics()
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="performer-fn")
         self._loaded: dict[tuple[str, str, str], Loaded] = {}
+        self.triggers = TriggerRunner(self, bus, log_writer.identity.public_key)
 
     def install(self, app: web.Application) -> None:
         from performer_edge.functions import api, api_manage
@@ -77,6 +83,12 @@ class FunctionsComponent:
         app[api.FUNCTIONS] = self
         api_manage.register(app)
         api.register(app)
+        app.cleanup_ctx.append(self._running_triggers)
+
+    async def _running_triggers(self, app: web.Application) -> AsyncIterator[None]:
+        await self.triggers.start()
+        yield
+        await self.triggers.close()
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -162,6 +174,24 @@ class FunctionsComponent:
 
         await self.db.write(write)
         self.metrics.forget(name)
+
+    # -- trigger runs ----------------------------------------------------------------------------
+
+    async def trigger_runs(
+        self, name: str, status: str | None, limit: int, before: int | None
+    ) -> tuple[list[runs.Run], dict[str, int]]:
+        def read(conn: apsw.Connection) -> tuple[list[runs.Run], dict[str, int]]:
+            return runs.runs_of(conn, name, status, limit, before), runs.counts(conn, name)
+
+        return await self.db.read(read)
+
+    async def retry_run(self, name: str, run_id: int) -> runs.Run:
+        now = time.time()
+        run = await self.db.write(lambda tx: runs.retry(tx.conn, name, run_id, now))
+        if run is None:
+            raise NotFound(f"{name} has no trigger run {run_id}", code="not_found")
+        self.triggers.wake()
+        return run
 
     # -- invoke ----------------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from performer_edge.core.events import kind_problems
 from performer_edge.errors import InvalidInput, TooLarge
 from performer_edge.functions.host_services import KNOWN_PERMISSIONS
 from performer_edge.functions.limits import MIB, Limits
 from performer_edge.functions.module_check import WASM_MAGIC
+from performer_edge.functions.triggers import parse_trigger, split_triggers
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -21,7 +21,7 @@ RESERVED_NAMES = frozenset({"deploy"})  # `POST /functions/v1/deploy` is the dep
 # A deployment is one event carrying the module, and an event must fit one sync frame.
 MAX_MODULE_BYTES = 3 * MIB
 MAX_DESCRIPTION = 1000
-EVENT_TRIGGER = "event:"
+MAX_TRIGGERS = 32
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,10 @@ def parse_spec(fields: Mapping[str, Any], wasm: bytes) -> DeploySpec:
             f"description must be a string of at most {MAX_DESCRIPTION} characters",
             code="invalid_description",
         )
-    triggers = tuple(_trigger(t) for t in _strings(fields.get("triggers"), "triggers"))
-    if triggers:
-        raise InvalidInput(
-            "event triggers are not run by this node yet: deploy without triggers",
-            code="triggers_unsupported",
-        )
+    given = _strings(fields.get("triggers"), "triggers")
+    if len(given) > MAX_TRIGGERS:
+        raise InvalidInput(f"at most {MAX_TRIGGERS} triggers", code="invalid_triggers")
+    triggers = tuple(dict.fromkeys(parse_trigger(t).text for t in given))
     return DeploySpec(
         name=check_name(fields.get("name")),
         wasm=wasm,
@@ -87,7 +85,7 @@ def _strings(value: Any, what: str) -> Sequence[str]:
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [v for v in value.split(",") if v]
+        value = split_triggers(value) if what == "triggers" else [v for v in value.split(",") if v]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{what} must be a list of strings", code=f"invalid_{what}")
     return value
@@ -100,17 +98,3 @@ def _permission(value: str) -> str:
             f"unknown permission {value!r} (known: {known})", code="invalid_permissions"
         )
     return value
-
-
-def _trigger(value: str) -> str:
-    """`event:KIND`: the function runs once per committed event of that kind (a kind ending
-    in `.` matches every kind under it, like `row.`)."""
-    if value.startswith(EVENT_TRIGGER):
-        kind = value.removeprefix(EVENT_TRIGGER)
-        if kind and not kind_problems(kind.removesuffix(".")):
-            return value
-    raise InvalidInput(
-        f"invalid trigger {value[:80]!r}: give event:KIND, like event:auth.user_created or "
-        "event:row.insert",
-        code="invalid_triggers",
-    )

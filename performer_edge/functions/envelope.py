@@ -1,8 +1,8 @@
 """The JSON contract between the node and a function (README, Functions: the ABI).
 
-Request: `{"method", "path", "query", "headers", "body" | "body_base64", "principal",
-"event"}`. Response: `{"status", "headers", "body" | "body_base64" | "json"}`. Pure functions:
-no I/O, nothing from `http`.
+Request: `{"method", "path", "query", "headers", "body" | "body_base64", "principal"}`, and
+for a triggered run `"trigger"` with `"event"` or `"cron"`. Response: `{"status", "headers",
+"body" | "body_base64" | "json"}`. Pure functions: no I/O, nothing from `http`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def encode_request(
     headers: Iterable[tuple[str, str]],
     body: bytes,
     principal: Mapping[str, Any] | None,
-    event: Mapping[str, Any] | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The request JSON. The body goes as text when it is UTF-8 and its content type is text
     or JSON, else base64 in `body_base64`; repeated query keys and headers keep the last."""
@@ -61,8 +61,8 @@ def encode_request(
         request["body"] = text
     else:
         request["body_base64"] = base64.b64encode(body).decode()
-    if event is not None:
-        request["event"] = event
+    if trigger is not None:
+        request.update(trigger)
     return orjson.dumps(request)
 
 

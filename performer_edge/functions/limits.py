@@ -17,7 +17,8 @@ MIB = 1024 * KIB
 
 @dataclass(frozen=True)
 class Limits:
-    """What one invocation may use. Fuel is a wasm instruction budget, not time."""
+    """What one invocation may use, and how a triggered one is retried. Fuel is a wasm
+    instruction budget, not time."""
 
     fuel: int = 200_000_000
     timeout_ms: int = 2_000
@@ -27,6 +28,10 @@ class Limits:
     max_log_bytes: int = 64 * KIB
     max_host_calls: int = 100
     max_host_result_bytes: int = 1 * MIB
+    # Triggered runs (README, Functions: triggers): attempts before a run is `failed`, and the
+    # first retry's delay, doubled at each later one (capped at MAX_BACKOFF_MS).
+    trigger_attempts: int = 8
+    trigger_backoff_ms: int = 1_000
 
     @classmethod
     def parse(cls, given: Any) -> Limits:
@@ -50,6 +55,11 @@ class Limits:
             changes[key] = value
         return replace(cls(), **changes)
 
+    def retry_delay_s(self, attempts: int) -> float:
+        """How long a triggered run waits after its `attempts`-th failed attempt."""
+        delay_ms: int = self.trigger_backoff_ms << min(max(attempts - 1, 0), 30)
+        return min(delay_ms, max(MAX_BACKOFF_MS, self.trigger_backoff_ms)) / 1000
+
     def to_json(self) -> dict[str, int]:
         return asdict(self)
 
@@ -64,5 +74,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "max_log_bytes": (1 * KIB, 4 * MIB),
     "max_host_calls": (0, 10_000),
     "max_host_result_bytes": (1 * KIB, 32 * MIB),
+    "trigger_attempts": (1, 100),
+    "trigger_backoff_ms": (10, 3_600_000),
 }
+MAX_BACKOFF_MS = 600_000
 assert set(RANGES) == {f.name for f in fields(Limits)}

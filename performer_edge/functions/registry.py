@@ -263,3 +263,33 @@ def _reset(conn: apsw.Connection) -> None:
 
 
 PROJECTION = Projection("functions", (DEPLOYED, ROLLED_BACK, DELETED), _apply, _reset)
+
+
+# -- what triggers follow ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """A current version with triggers; `owner` is the node whose deploy or rollback made it
+    current (it runs the cron triggers), `since_hlc` the clock of the name's first deployment
+    still held (event triggers follow events stamped after it)."""
+
+    version: Version
+    owner: bytes
+    since_hlc: int
+
+
+def all_triggered(conn: apsw.Connection) -> list[Triggered]:
+    rows = conn.execute(
+        f"SELECT {_prefixed('v')}, f.origin, "
+        "(SELECT min(hlc) FROM function_versions w WHERE w.name = f.name) "
+        "FROM functions f JOIN function_versions v ON v.name = f.name AND v.version = f.version "
+        "WHERE v.triggers != '[]' ORDER BY f.name"
+    ).fetchall()
+    found = []
+    for row in rows:
+        owner, since = row[-2], row[-1]
+        assert isinstance(owner, bytes)
+        assert isinstance(since, int)
+        found.append(Triggered(_version(row[:-2]), owner, since))
+    return found

@@ -167,7 +167,8 @@ def test_deploy_needs_the_service_role(node: RunningNode) -> None:
         ({"name": "ok", "limits": {"fuel": -1}}, "invalid_limits"),
         ({"name": "ok", "limits": {"wall": 1}}, "invalid_limits"),
         ({"name": "ok", "triggers": ["sometimes"]}, "invalid_triggers"),
-        ({"name": "ok", "triggers": ["event:row.insert"]}, "triggers_unsupported"),
+        ({"name": "ok", "triggers": ["event:schema.migration"]}, "invalid_triggers"),
+        ({"name": "ok", "triggers": ["event:app.x"] * 33}, "invalid_triggers"),
     ],
 )
 def test_bad_deploy_fields_are_400_with_a_code(node: RunningNode, fields: dict, code: str) -> None:
