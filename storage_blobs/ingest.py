@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Iterable
 
-from storage_blobs.errors import InvalidArgument
+from storage_blobs.errors import BlobTooLarge, InvalidArgument
 from storage_blobs.layout import Layout, validate_hash
 from storage_blobs.results import BlobInfo
-from storage_blobs.writer import BlobWriter, Chunk, check_max_size
+from storage_blobs.writer import BlobWriter, Chunk, check_chunk, check_max_size
 
 DEFAULT_WRITE_BATCH = 1 << 20
 """The async path hands chunks to a worker thread once this many bytes are queued (1 MiB)."""
@@ -66,38 +66,68 @@ async def put_async(
     _reject_bare_bytes(chunks)
     if isinstance(write_batch, bool) or not isinstance(write_batch, int) or write_batch <= 0:
         raise InvalidArgument(f"write_batch must be a positive int, got {write_batch!r}")
-    writer = await _create_writer(layout, max_size)
+    # The temp file is made by the first batch's worker call, and the last batch is written in
+    # the same call that commits: a blob smaller than `write_batch` costs one thread hop.
+    writer: BlobWriter | None = None
+    admitted = 0
     try:
         pending: list[Chunk] = []
         pending_bytes = 0
         async for chunk in chunks:
-            n = writer.admit(chunk)
+            n = check_chunk(chunk)
             if n == 0:
                 continue
+            if max_size is not None and admitted + n > max_size:
+                raise BlobTooLarge(max_size)
+            admitted += n
             # Queued until a worker thread writes it: copy mutable buffers the producer may reuse.
             pending.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
             pending_bytes += n
             if pending_bytes >= write_batch:
                 batch, pending, pending_bytes = pending, [], 0
-                await asyncio.to_thread(writer.write_admitted, batch)
-        if pending:
-            await asyncio.to_thread(writer.write_admitted, pending)
-        return await asyncio.to_thread(writer.commit, expected_hash)
+                writer = await _write_batch(layout, writer, batch)
+        # Runs to the end in its thread even if this task is cancelled meanwhile: it either
+        # publishes the blob (unreferenced; gc collects it) or removes its temp file.
+        return await asyncio.to_thread(_finish, layout, writer, pending, expected_hash)
     except BaseException:
         # Synchronous on purpose: it waits (briefly) for a write still running in a worker
         # thread, then removes the temp file, even when this task is being cancelled.
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
 
 
-async def _create_writer(layout: Layout, max_size: int | None) -> BlobWriter:
+def _write(layout: Layout, writer: BlobWriter | None, batch: list[Chunk]) -> BlobWriter:
+    writer = writer if writer is not None else BlobWriter(layout)
+    try:
+        for chunk in batch:
+            writer.admit(chunk)  # counted (max_size was checked as the chunks arrived)
+        writer.write_admitted(batch)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
+
+
+async def _write_batch(layout: Layout, writer: BlobWriter | None, batch: list[Chunk]) -> BlobWriter:
     # Shielded so that a cancellation arriving while the worker thread creates the temp file
     # still gets that file removed once it exists, instead of leaving it for cleanup_tmp.
-    future = asyncio.ensure_future(asyncio.to_thread(BlobWriter, layout, max_size=max_size))
+    future = asyncio.ensure_future(asyncio.to_thread(_write, layout, writer, batch))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         future.add_done_callback(_abort_created)
+        raise
+
+
+def _finish(
+    layout: Layout, writer: BlobWriter | None, batch: list[Chunk], expected_hash: str | None
+) -> BlobInfo:
+    writer = _write(layout, writer, batch) if batch or writer is None else writer
+    try:
+        return writer.commit(expected_hash)
+    except BaseException:
+        writer.abort()
         raise
 
 

@@ -4,8 +4,10 @@ the blob store, with ETag/If-None-Match, Range and `download=` → Content-Dispo
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
 from email.utils import format_datetime
+from typing import BinaryIO
 from urllib.parse import quote
 
 from aiohttp import web
@@ -16,9 +18,10 @@ from performer_edge.http.responses import json_response
 from performer_edge.storage import errors
 from performer_edge.storage.api import bucket_and_key, caller, storage_of
 from performer_edge.storage.store import StoredObject
-from storage_blobs import BlobNotFound, BlobReader
+from storage_blobs import BlobCorrupt, BlobNotFound, BlobStore
 
 CHUNK_BYTES = 256 * 1024
+SMALL_READ_BYTES = 256 * 1024  # ranges up to this are read at once; larger ones sendfile(2)
 
 
 class RangeNotSatisfiable(InvalidInput):
@@ -104,9 +107,7 @@ async def serve_object(request: web.Request, stored: StoredObject) -> web.Stream
     start, end = wanted if wanted is not None else (0, size)
     blobs = storage_of(request).blobs
     try:
-        reader: BlobReader = await asyncio.to_thread(
-            blobs.get_stream, stored.blob, start, end, CHUNK_BYTES
-        )
+        file, head = await asyncio.to_thread(_open_blob, blobs, stored.blob, start, end - start)
     except BlobNotFound:
         raise errors.no_such_key() from None
     try:
@@ -118,15 +119,61 @@ async def serve_object(request: web.Request, stored: StoredObject) -> web.Stream
         )
         if ";" in stored.mimetype and "charset=" in stored.mimetype.lower():
             response.charset = stored.mimetype.lower().split("charset=", 1)[1].split(";")[0]
-        response.content_length = reader.length
-        await response.prepare(request)
-        if request.method != "HEAD":
-            while chunk := await asyncio.to_thread(next, reader, b""):
-                await response.write(chunk)
+        response.content_length = end - start
+        await response.prepare(request)  # sends the headers
+        if request.method == "HEAD" or end == start:
+            pass
+        elif head is not None:
+            if len(head) != end - start:
+                raise BlobCorrupt(stored.blob, "shorter than its object's size")
+            await response.write(head)
+        else:
+            await _send_range(request, response, file, stored.blob, (start, end - start))
         await response.write_eof()
         return response
     finally:
-        reader.close()
+        file.close()
+
+
+def _open_blob(
+    blobs: BlobStore, blob: str, start: int, count: int
+) -> tuple[BinaryIO, bytes | None]:
+    """The blob's file and, for a small range, its bytes already read (one thread hop)."""
+    file = blobs.open(blob)
+    if count > SMALL_READ_BYTES:
+        return file, None
+    try:
+        return file, os.pread(file.fileno(), count, start)
+    except BaseException:
+        file.close()
+        raise
+
+
+async def _send_range(
+    request: web.Request,
+    response: web.StreamResponse,
+    file: BinaryIO,
+    blob: str,
+    window: tuple[int, int],
+) -> None:
+    """The bytes by sendfile(2) (the kernel copies them, no thread hop per chunk), or chunk
+    by chunk where the transport cannot (TLS, or a platform without it)."""
+    offset, count = window
+    transport = request.transport
+    if transport is None:
+        raise ConnectionResetError("Connection lost")
+    try:
+        await asyncio.get_running_loop().sendfile(transport, file, offset, count)
+        return
+    except NotImplementedError:
+        pass
+    await asyncio.to_thread(file.seek, offset)
+    while count > 0:
+        chunk = await asyncio.to_thread(file.read, min(CHUNK_BYTES, count))
+        if not chunk:
+            raise BlobCorrupt(blob, "shorter than its object's size")
+        count -= len(chunk)
+        await response.write(chunk)
 
 
 async def download(request: web.Request) -> web.StreamResponse:
