@@ -39,8 +39,8 @@ from performer_edge.peers.cluster_state import ClusterState
 from performer_edge.peers.manager import PeerManager
 from performer_edge.realtime.component import RealtimeComponent
 from performer_edge.realtime.history import REALTIME_SCHEMA
-from performer_edge.realtime.ydocs import PROJECTION as YDOC_PROJECTION
-from performer_edge.realtime.ydocs import YDOC_SCHEMA
+from performer_edge.realtime.ydoc_store import PROJECTION as YDOC_PROJECTION
+from performer_edge.realtime.ydoc_store import YDOC_SCHEMA, YDOC_STATE_SCHEMA
 from performer_edge.rest.catalog import Catalog
 from performer_edge.rest.compile import install_functions
 from performer_edge.rest.component import RestComponent
@@ -68,6 +68,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     REALTIME_SCHEMA,
     TRIGGER_RUNS_SCHEMA,
     YDOC_SCHEMA,
+    YDOC_STATE_SCHEMA,
 )
 
 

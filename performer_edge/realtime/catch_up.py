@@ -28,6 +28,9 @@ from performer_edge.rest.catalog import sqlite_table_name
 
 BROADCAST_KIND = "realtime.broadcast"
 MAX_CATCH_UP = 5000  # most logged events one resume sends; the client resumes again for more
+# Sent first when some of what came after the client's id is no longer in the log (older than
+# the retention window, or compacted away): what follows is all the log still holds.
+HISTORY_TRUNCATED = "history_truncated"
 Append = Callable[[str, str, Any], Awaitable[Event]]
 Planned = dict[int, list[tuple[Member, dict[str, Any]]]]  # event position → deliveries
 
@@ -72,20 +75,32 @@ async def missed(
     deps: HubDeps, plan_rows: PlanRows, member: Member, after: int
 ) -> tuple[list[Delivery], bool]:
     """What the channel logged after `after` (within the retention window): its
-    broadcasts and the row changes its bindings and policies let through. False with a
-    partial list when there is more than one catch-up sends."""
+    broadcasts and the row changes its bindings and policies let through, after a
+    `history_truncated` system message when part of it is gone. False with a partial list
+    when there is more than one catch-up sends."""
     tables = _bound_tables(member)
     oldest = _oldest_ms(deps)
-    events = await deps.db.read(
-        lambda conn: history.channel_events(
+
+    def read(conn: apsw.Connection) -> tuple[list[Event], bool]:
+        found = history.channel_events(
             conn, member.topic, tables, after, member.live_after, oldest, MAX_CATCH_UP + 1
         )
-    )
+        return found, history.gone_since(conn, after, oldest)
+
+    events, truncated = await deps.db.read(read)
     complete = len(events) <= MAX_CATCH_UP
     events = events[:MAX_CATCH_UP]
     rows = [e for e in events if e.kind != BROADCAST_KIND]
     planned = await deps.db.read(lambda conn: plan_rows(conn, rows, [member], live=False))
     out: list[Delivery] = []
+    if truncated:
+        notice = {
+            "channel": member.name,
+            "extension": "system",
+            "message": HISTORY_TRUNCATED,
+            "status": "ok",
+        }
+        out.append(Delivery(member.message("system", notice), after))
     for event in events:
         if event.kind == BROADCAST_KIND:
             broadcast = broadcast_of(event, member.topic)

@@ -24,7 +24,8 @@ from performer_edge.realtime.changes import TableChange, TableIndex, table_chang
 from performer_edge.realtime.channels import Member
 from performer_edge.realtime.history import ROW_KINDS
 from performer_edge.realtime.hub import Hub
-from performer_edge.realtime.ydocs import YDOC_KIND, DocRooms
+from performer_edge.realtime.ydoc_store import YDOC_KIND
+from performer_edge.realtime.ydocs import DocRooms
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.rest.compile_context import request_context
 from performer_edge.rest.row_merge import RowChange

@@ -63,3 +63,18 @@ def channel_events(
         params,
     ).fetchall()
     return [row_to_event(row) for row in rows]
+
+
+def gone_since(conn: apsw.Connection, after_pos: int, since_ms: int) -> bool:
+    """Whether events committed after `after_pos` are out of reach: compacted away (the log
+    starts later), or older than `since_ms` (judged by the first one: times grow with
+    positions, but for a peer's late events). Two lookups by position, no scan."""
+    first = conn.execute("SELECT min(pos) FROM events").fetchone()
+    if first is None or first[0] is None:
+        return after_pos > 0  # an empty log after events were seen: unknown, so say so
+    if int(first[0]) > after_pos + 1:
+        return True
+    row = conn.execute(
+        "SELECT hlc FROM events WHERE pos > ? ORDER BY pos LIMIT 1", (after_pos,)
+    ).fetchone()
+    return row is not None and int(row[0]) < hlc.pack(since_ms, 0)

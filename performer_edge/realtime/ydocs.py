@@ -4,11 +4,10 @@ Theory of operation. A client's update is applied to the room's doc at once (whi
 it: garbage raises) and appended to the log as a `ydoc.update` event (scope `ydoc:<name>`,
 payload `{"u": update}`); every connection of the room gets it from the bus once committed,
 like peers' updates, which merge by the CRDT (applying an update twice changes nothing). A
-room is loaded from its checkpoint (the doc's state and the log position it covers) plus the
-updates logged after it, so opening a document costs O(checkpoint) + O(updates since); a
-checkpoint is written every `CHECKPOINT_EVERY` updates and when the last connection leaves.
-Checkpoints are derived, node-local state: a replay drops them (the `ydoc` projection).
-Awareness (cursors, names) is relayed between connections and never logged.
+room loads from the document's stored state plus the updates since (`ydoc_store`); every
+`CHECKPOINT_EVERY` updates, and when its last connection leaves, the room folds what it has
+applied into the stored state. Awareness (cursors, names) is relayed between connections and
+never logged.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import apsw
 from pycrdt import Doc
 
-from performer_edge.core.db import Database, WriteTx
+from performer_edge.core.db import Database
 from performer_edge.core.events import Event
-from performer_edge.core.log import read_after
-from performer_edge.core.projections import Projection
+from performer_edge.realtime import ydoc_store
+from performer_edge.realtime.ydoc_store import SCOPE_PREFIX, YDOC_KIND, UpdateKey, update_of
 from performer_edge.realtime.yjs_protocol import (
     AwarenessState,
     SyncStep,
@@ -38,28 +36,7 @@ from performer_edge.realtime.yjs_protocol import (
 
 log = logging.getLogger("performer.realtime")
 
-YDOC_KIND = "ydoc.update"
-SCOPE_PREFIX = "ydoc:"
 CHECKPOINT_EVERY = 100
-EMPTY_UPDATE = b"\x00\x00"
-READ_CHUNK = 1000
-# Appended to node.SCHEMA_STEPS.
-YDOC_SCHEMA = """
-CREATE TABLE ydoc_checkpoints(
-    doc TEXT PRIMARY KEY,
-    state BLOB NOT NULL,
-    upto_pos INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-
-
-def _reset(conn: apsw.Connection) -> None:
-    conn.execute("DELETE FROM ydoc_checkpoints")
-
-
-# Updates project nothing (the doc lives in memory); a replay renumbers the log, so it drops
-# the checkpoints, whose positions would no longer mean anything.
-PROJECTION = Projection("ydoc", ("ydoc.",), lambda conn, event: None, _reset)
 
 Append = Callable[[str, str, object], Awaitable[Event]]
 
@@ -94,8 +71,7 @@ class DocRoom:
     connections: set[YConnection] = field(default_factory=set)
     awareness: dict[int, AwarenessState] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    last_pos: int = 0  # the highest logged update applied
-    since_checkpoint: int = 0
+    applied: set[UpdateKey] = field(default_factory=set)  # stored updates the doc holds
 
     @property
     def scope(self) -> str:
@@ -185,7 +161,7 @@ class DocRooms:
             return
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
-        if room.since_checkpoint:
+        if room.applied:
             await self.checkpoint(room)
 
     async def append_update(self, room: DocRoom, update: bytes) -> None:
@@ -197,8 +173,8 @@ class DocRooms:
         """A logged update, local or a peer's: apply it and send it to the room."""
         room = self.rooms.get(event.scope.removeprefix(SCOPE_PREFIX))
         if room is None:
-            return  # nobody has it open: it is loaded from the log next time
-        update = _update_of(event)
+            return  # nobody has it open: it is loaded from the store next time
+        update = update_of(event)
         if update is None:
             return
         try:
@@ -206,69 +182,34 @@ class DocRooms:
         except YjsFrameError:
             log.warning("ydoc %s: event %s holds no valid update", room.name, event.pos)
             return
-        room.last_pos = max(room.last_pos, event.pos)
-        room.since_checkpoint += 1
+        room.applied.add(event.key)
         frame = sync_frame(SyncStep.UPDATE, update)
         for connection in room.connections:
             connection.send(frame)
-        if room.since_checkpoint >= CHECKPOINT_EVERY:
-            room.since_checkpoint = 0
+        if len(room.applied) >= CHECKPOINT_EVERY:
             task = asyncio.get_running_loop().create_task(self.checkpoint(room))
             task.add_done_callback(_log_failure)
 
     async def checkpoint(self, room: DocRoom) -> None:
-        state, upto = room.doc.get_update(), room.last_pos
-        room.since_checkpoint = 0
-
-        def write(tx: WriteTx) -> None:
-            tx.conn.execute(
-                "INSERT INTO ydoc_checkpoints(doc, state, upto_pos) VALUES (?, ?, ?) "
-                "ON CONFLICT(doc) DO UPDATE SET state = excluded.state, "
-                "upto_pos = excluded.upto_pos WHERE excluded.upto_pos >= upto_pos",
-                (room.name, state, upto),
-            )
-
-        await self.db.write(write)
+        """Fold what the room applied into the stored state (the doc holds all of it)."""
+        state, covered = room.doc.get_update(), list(room.applied)
+        room.applied.clear()
+        try:
+            await self.db.write(lambda tx: ydoc_store.checkpoint(tx, room.name, state, covered))
+        except BaseException:
+            room.applied.update(covered)  # still stored as updates: fold them next time
+            raise
 
     async def _load(self, room: DocRoom) -> None:
-        checkpoint = await self.db.read(lambda conn: _read_checkpoint(conn, room.name))
-        after = 0
-        if checkpoint is not None:
-            state, after = checkpoint
+        state, updates = await self.db.read(lambda conn: ydoc_store.load(conn, room.name))
+        if state is not None:
             room.apply(state)
-            room.last_pos = after
-        while True:
-            events = await self.db.read(
-                lambda conn, start=after: read_after(conn, start, READ_CHUNK, scope=room.scope)  # type: ignore[misc]
-            )
-            for event in events:
-                update = _update_of(event)
-                if update is not None:
-                    try:
-                        room.apply(update)
-                    except YjsFrameError:
-                        log.warning("ydoc %s: event %s holds no valid update", room.name, event.pos)
-                room.since_checkpoint += 1
-                room.last_pos = max(room.last_pos, event.pos)
-            if len(events) < READ_CHUNK:
-                return
-            after = events[-1].pos
-
-
-def _read_checkpoint(conn: apsw.Connection, name: str) -> tuple[bytes, int] | None:
-    row = conn.execute(
-        "SELECT state, upto_pos FROM ydoc_checkpoints WHERE doc = ?", (name,)
-    ).fetchone()
-    return (bytes(row[0]), int(row[1])) if row else None
-
-
-def _update_of(event: Event) -> bytes | None:
-    try:
-        data = event.data
-    except ValueError:
-        return None
-    update = data.get("u") if isinstance(data, dict) else None
-    return update if isinstance(update, bytes) and update != EMPTY_UPDATE else None
+        for key, update in updates:
+            try:
+                room.apply(update)
+            except YjsFrameError:
+                log.warning("ydoc %s: stored update %s holds no valid update", room.name, key)
+            room.applied.add(key)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -22,7 +22,8 @@ from performer_edge.errors import Forbidden, InvalidInput, PerformerError, Unaut
 from performer_edge.http.middleware import principal_of
 from performer_edge.realtime.access import Caller, channel_allowed, verify_caller
 from performer_edge.realtime.component import REALTIME, RealtimeComponent
-from performer_edge.realtime.ydocs import EMPTY_UPDATE, DocRoom, YConnection
+from performer_edge.realtime.ydoc_store import EMPTY_UPDATE
+from performer_edge.realtime.ydocs import DocRoom, YConnection
 from performer_edge.realtime.yjs_protocol import (
     AwarenessFrame,
     QueryAwarenessFrame,

@@ -7,7 +7,8 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -205,3 +206,42 @@ async def test_bad_subscriptions_are_refused_with_errors(
     }
     async with http.get(f"{node.url}/realtime/v1/sse", params=query) as response:
         assert response.status == 200
+
+
+async def test_resume_says_when_history_is_gone(
+    tmp_path: Path, serving: Callable[..., RunningNode], http: aiohttp.ClientSession
+) -> None:
+    """With a one-second retention window, a client resuming from an id whose successors have
+    aged out is told so (`history_truncated`) before what the log still holds."""
+    node = serving(tmp_path / "data", "--realtime-retention", "1")
+    channel = "old-news"
+    headers = {"apikey": node.key("service_role")}
+    url = f"{node.url}/realtime/v1/api/broadcast/{channel}/events/tick"
+    first = await subscribe(http, node, channel, {})
+    stream = EventStream(first)
+    await stream.until("phx_reply")
+    async with http.post(url, json={"n": 1}, headers=headers) as sent:
+        assert sent.status == 202
+    await stream.until("broadcast")
+    seen = stream.last_id
+    first.close()
+    async with http.post(url, json={"n": 2}, headers=headers) as sent:  # missed, then aged out
+        assert sent.status == 202
+
+    async def first_after_join() -> tuple[str, Any]:
+        response = await subscribe(http, node, channel, {}, last_id=seen)
+        events = EventStream(response)
+        await events.until("phx_reply")
+        got = await events.next()
+        response.close()
+        return got
+
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        event, data = await first_after_join()
+        if event == "system":
+            assert data["payload"]["message"] == "history_truncated"
+            break
+        # Still inside the window: the missed broadcast itself comes first.
+        assert event == "broadcast" and data["payload"]["payload"] == {"n": 2}, (event, data)
+        assert time.monotonic() < deadline, "the missed broadcast never aged out"
