@@ -102,27 +102,35 @@ class Layout:
         h = validate_hash(blob_hash)
         return self.root / h[0:2] / h[2:4] / h
 
-    def ensure_fanout(self, blob_hash: str) -> Path:
-        """Create `root/ab/cd/` if needed and make its entry durable; return the directory.
+    def ensure_fanout(self, blob_hash: str) -> tuple[Path, tuple[Path, ...]]:
+        """Create `root/ab/cd/` if needed; return it and the parents whose entries must still be
+        fsynced (`sync_fanout`) once the blob is linked there.
 
-        The first call per directory in this process fsyncs both parents even when the directory
-        already existed: another thread or process may have created it without having synced yet.
+        The first call per directory in this process reports both parents even when the
+        directory already existed: another thread or process may have created it without having
+        synced yet. The fsyncs come after the link so that, on a journalling filesystem, the
+        blob directory's fsync commits the new directories too and the parents' are cheap.
         """
         h = validate_hash(blob_hash)
-        key = h[0:4]
         outer = self.root / h[0:2]
         inner = outer / h[2:4]
         with self._lock:
-            if key in self._durable_dirs:
-                return inner
-        for parent, child in ((self.root, outer), (outer, inner)):
+            if h[0:4] in self._durable_dirs:
+                return inner, ()
+        for child in (outer, inner):
             replace_symlink(child)
             with contextlib.suppress(FileExistsError):
                 child.mkdir()
+        return inner, (outer, self.root)
+
+    def sync_fanout(self, blob_hash: str, parents: tuple[Path, ...]) -> None:
+        """fsync the parents `ensure_fanout` reported, then remember the directory as durable."""
+        if not parents:
+            return
+        for parent in parents:
             fsync_dir(parent)
         with self._lock:
-            self._durable_dirs.add(key)
-        return inner
+            self._durable_dirs.add(validate_hash(blob_hash)[0:4])
 
     def open_fd(self, blob_hash: str) -> int:
         """A read-only descriptor of the blob, reached without following any symbolic link

@@ -156,7 +156,7 @@ def publish(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
     period protects it anew; if gc removed it in between, the link is retried. The temp name is
     removed in every successful case.
     """
-    directory = layout.ensure_fanout(blob_hash)
+    directory, parents = layout.ensure_fanout(blob_hash)
     dest = layout.blob_path(blob_hash)
     created: bool
     while True:
@@ -175,6 +175,7 @@ def publish(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
         created = True
         break
     fsync_dir(directory)
+    layout.sync_fanout(blob_hash, parents)
     with contextlib.suppress(FileNotFoundError):
         temp_path.unlink()
     return created
