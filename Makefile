@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench-sync-snapshot: $(STAMP)
 # Upload/download of a 200 MB file and of 10,000 small files against PocketBase's file fields.
 bench-storage: $(STAMP)
 	$(BIN)/python bench/storage.py
+
+# Function invocations through HTTP (command and raw ABIs, cold and warm) against /health.
+bench-functions: $(STAMP)
+	$(BIN)/python bench/functions.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

@@ -45,6 +45,10 @@ log = logging.getLogger("performer.functions")
 FUNCTIONS_DIR = "functions"
 WORKERS = 4
 LOADED_KEPT = 256
+# How long a name's current version is trusted without reading it again. Changes made or received
+# here clear it at once (deploy, rollback, delete; `function.*` events on the bus); the bound
+# covers state replaced wholesale (a snapshot installed from a peer).
+CURRENT_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class FunctionsComponent:
         self.metrics = Metrics()
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="performer-fn")
         self._loaded: dict[tuple[str, str, str], Loaded] = {}
+        self._current: dict[str, tuple[registry.Version, float]] = {}
+        self._generation = 0  # bumped by every forget: a read begun before it is not cached
         self.triggers = TriggerRunner(self, bus, log_writer.identity.public_key)
 
     def install(self, app: web.Application) -> None:
@@ -140,7 +146,10 @@ class FunctionsComponent:
             assert deployed is not None
             return deployed, True
 
-        return await self.db.write(write)
+        try:
+            return await self.db.write(write)
+        finally:
+            self.forget_current()
 
     def _check(self, spec: DeploySpec, sha256: str) -> str:
         try:
@@ -164,7 +173,10 @@ class FunctionsComponent:
             self.log.append(tx, registry.ROLLED_BACK, registry.scope_of(name), data)
             return target
 
-        return await self.db.write(write)
+        try:
+            return await self.db.write(write)
+        finally:
+            self.forget_current()
 
     async def delete(self, name: str) -> None:
         def write(tx: WriteTx) -> None:
@@ -172,7 +184,10 @@ class FunctionsComponent:
                 raise NotFound(f"no function named {name}", code="not_found")
             self.log.append(tx, registry.DELETED, registry.scope_of(name), {"name": name})
 
-        await self.db.write(write)
+        try:
+            await self.db.write(write)
+        finally:
+            self.forget_current()
         self.metrics.forget(name)
 
     # -- trigger runs ----------------------------------------------------------------------------
@@ -198,13 +213,11 @@ class FunctionsComponent:
     async def resolve(self, name: str, ref: str | None) -> tuple[registry.Version, Loaded]:
         """The version to run (the current one, or `ref`: a version or a module hash)."""
         check_name(name)
-
-        def read(conn: apsw.Connection) -> registry.Version | None:
-            return registry.current(conn, name) if ref is None else registry.find(conn, name, ref)
-
-        version = await self.db.read(read)
-        if version is None:
-            raise NotFound("Requested function was not found", code="not_found")
+        cached = self._current.get(name) if ref is None else None
+        if cached is not None and time.monotonic() - cached[1] < CURRENT_TTL_S:
+            version = cached[0]
+        else:
+            version = await self._read_version(name, ref)
         key = (version.name, version.sha256, repr(sorted(version.limits.items())))
         loaded = self._loaded.get(key)
         if loaded is None:
@@ -213,6 +226,25 @@ class FunctionsComponent:
                 self._loaded.clear()
             self._loaded[key] = loaded
         return version, loaded
+
+    async def _read_version(self, name: str, ref: str | None) -> registry.Version:
+        def read(conn: apsw.Connection) -> registry.Version | None:
+            return registry.current(conn, name) if ref is None else registry.find(conn, name, ref)
+
+        generation = self._generation
+        version = await self.db.read(read)
+        if version is None:
+            raise NotFound("Requested function was not found", code="not_found")
+        if ref is None and generation == self._generation:
+            if len(self._current) >= LOADED_KEPT:
+                self._current.clear()
+            self._current[name] = (version, time.monotonic())
+        return version
+
+    def forget_current(self) -> None:
+        """Deployments changed: read every name's current version again."""
+        self._generation += 1
+        self._current.clear()
 
     def _load(self, version: registry.Version) -> Loaded:
         wasm = self.db.read_sync(lambda conn: registry.module_bytes(conn, version.sha256))

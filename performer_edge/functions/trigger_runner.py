@@ -176,6 +176,7 @@ class TriggerRunner:
     def _changed(self) -> None:
         self._following = None
         self._cron_wake.set()
+        self.functions.forget_current()  # a deployment may have come from a peer
 
     async def _catch_up(self, upto: int) -> None:
         """Read the log after the position; `upto` is committed and no deployment change
