@@ -116,6 +116,7 @@ class Node:
         self.realtime = RealtimeComponent(
             db,
             self.append,
+            self.append_many,
             tokens,
             rest.catalog.get,
             bus,
@@ -205,8 +206,10 @@ class Node:
             cluster_state.open(db, log, tokens)
 
             def state_replaced(conn: apsw.Connection) -> None:
+                """A snapshot replaced the derived state: drop what components cache of it."""
                 rest.reload(conn)
                 cluster_state.load(conn)
+                functions.forget_current()
 
             snapshots = Snapshots(db, log, projections, data_dir.snapshots_dir, state_replaced)
             peers = None
