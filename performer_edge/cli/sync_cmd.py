@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from performer_edge.cli.common import add_settings_flags, open_readonly, settings_from
 from performer_edge.cli.peers_cmd import fetch_peers
+from performer_edge.core.compaction import base_snapshot
 from performer_edge.core.datadir import DataDir
-from performer_edge.core.log import version_vector
+from performer_edge.core.log import read_horizon, version_vector
 from performer_edge.errors import PerformerError
 from performer_edge.peers import membership
 from performer_edge.rest.schema import pending_migrations
@@ -71,10 +72,16 @@ def local_state(data_dir: DataDir) -> dict[str, Any]:
     conn = open_readonly(data_dir)
     try:
         vector = version_vector(conn)
+        horizon = read_horizon(conn)
+        base = base_snapshot(conn)
         return {
             "cluster_id": member.cluster_id.hex() if member else None,
             "events": vector.total(),
             "origins": {origin.hex(): seq for origin, seq in sorted(vector.items())},
+            "compacted": {origin.hex(): seq for origin, seq in sorted(horizon.items())},
+            "base_snapshot": (
+                {"id": base.id, "bytes": base.size, "events": base.vector.total()} if base else None
+            ),
             "pending_migrations": [
                 {"name": name, "reason": reason} for name, _, reason in pending_migrations(conn)
             ],
@@ -95,8 +102,15 @@ def print_status(report: dict[str, Any]) -> None:
     cluster = report["cluster_id"]
     print(f"cluster     {cluster or '(none: this node syncs with nobody)'}")
     print(f"events      {report['events']} from {len(report['origins'])} origin(s)")
+    compacted = report.get("compacted", {})
     for origin, seq in report["origins"].items():
-        print(f"  {origin[:16]}  up to {seq}")
+        folded = compacted.get(origin, 0)
+        note = f" (1-{folded} in the snapshot)" if folded else ""
+        print(f"  {origin[:16]}  up to {seq}{note}")
+    base = report.get("base_snapshot")
+    if base:
+        size, held = base["bytes"], base["events"]
+        print(f"snapshot    {base['id'][:16]}, {size} bytes, {held} events of state")
     pending = report["pending_migrations"]
     print(f"migrations  {len(pending)} waiting" if pending else "migrations  none waiting")
     for item in pending:

@@ -8,6 +8,7 @@ rebuilds both nodes from their base snapshots.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ async def test_a_new_member_catches_up_from_a_compacted_log(serving: Any, tmp_pa
     compacted = performer("compact", "--data", str(a_dir))
     assert compacted.returncode == 0, compacted.stderr
     assert "base snapshot" in compacted.stdout
+    status = performer("sync", "status", "--data", str(a_dir), "--json")
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["compacted"] == state["origins"] and state["base_snapshot"]["bytes"] > 0
 
     a = serving(a_dir, *flags)
     b = serving(b_dir, *flags, "--peer", a.url)  # no migrations: the schema comes with the state
