@@ -346,15 +346,19 @@ class TriggerRunner:
         else:
             schedule = run.trigger.removeprefix(CRON)
             extra = {"cron": {"schedule": schedule, "scheduled_at": run.scheduled_at}}
-        request = encode_request(
-            method="POST",
-            path="/",
-            query=(),
-            headers=(("content-type", "application/json"),),
-            body=b"",
-            principal={"role": "anon", "sub": None, "claims": TRIGGER_CLAIMS},
-            trigger={"trigger": {"spec": run.trigger, **given}, **extra},
-        )
+        try:
+            request = encode_request(
+                method="POST",
+                path="/",
+                query=(),
+                headers=(("content-type", "application/json"),),
+                body=b"",
+                principal={"role": "anon", "sub": None, "claims": TRIGGER_CLAIMS},
+                trigger={"trigger": {"spec": run.trigger, **given}, **extra},
+            )
+        except (TypeError, ValueError) as exc:  # orjson: an integer past 64 bits, say
+            why = f"the event cannot be given to the function as JSON: {exc}"
+            return Outcome(runs.FAILED, version.version, None, why)
         ran = await self.functions.run(version, loaded, request, dict(TRIGGER_CLAIMS))
         if ran.failure is not None:
             error = f"{ran.failure.reason}: {ran.failure.message}"

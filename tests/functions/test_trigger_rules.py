@@ -4,6 +4,7 @@ auth events reach a function without secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -104,3 +105,28 @@ async def test_auth_events_reach_a_function_without_secrets(opened: Node) -> Non
     assert view["id"] == f"{event.origin.hex()}:{event.seq}"
     assert "password" not in text
     assert "token" not in text
+
+
+async def test_an_event_json_cannot_carry_fails_its_run_with_the_reason(opened: Node) -> None:
+    opened.bus.attach(asyncio.get_running_loop())
+    runner = opened.functions.triggers
+    await runner.start()
+    try:
+        await deploy(opened, "on-big", ["event:app.big"])
+        await opened.append("app.big", "x", {"n": 2**70})  # CBOR holds it; JSON cannot
+
+        def failed(conn: apsw.Connection) -> list[tuple[str, int, str]]:
+            return conn.execute(
+                "SELECT status, attempts, last_error FROM function_trigger_runs "
+                "WHERE function = 'on-big' AND status = 'failed'"
+            ).fetchall()
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not (found := await opened.db.read(failed)):
+            assert asyncio.get_running_loop().time() < deadline, "the run never failed"
+            await asyncio.sleep(0.02)
+    finally:
+        await runner.close()
+    [(_, attempts, error)] = found
+    assert attempts == 1  # not retried: it would fail the same way
+    assert "cannot be given to the function as JSON" in error
