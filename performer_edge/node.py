@@ -116,7 +116,6 @@ class Node:
         self.realtime = RealtimeComponent(
             db,
             self.append,
-            self.append_many,
             tokens,
             rest.catalog.get,
             bus,
