@@ -18,6 +18,7 @@ from performer_edge.realtime import sse, ws, yjs_ws
 from performer_edge.realtime.access import Caller, verify_caller
 from performer_edge.realtime.channels import full_topic
 from performer_edge.realtime.component import REALTIME, RealtimeComponent
+from performer_edge.realtime.hub import broadcast_record
 
 PREFIX = "/realtime/v1"
 MAX_MESSAGES = 100
@@ -45,9 +46,12 @@ async def broadcast_messages(request: web.Request) -> web.Response:
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
         raise InvalidInput(f'the body must be {{"messages": [...]}} with 1 to {MAX_MESSAGES}')
+    records = []
     for item in messages:
         topic, event, private = _message_fields(item)
-        await _send(realtime, caller, topic, event, item.get("payload"), private, None)
+        await _check_sender(realtime, caller, topic, private)
+        records.append(broadcast_record(topic, event, item.get("payload"), private=private))
+    await realtime.hub.publish_many(records)
     return web.Response(status=202)
 
 
@@ -84,10 +88,17 @@ async def _send(
     private: bool,
     binary: bytes | None,
 ) -> None:
-    topic = full_topic(topic)
-    if not await realtime.hub.sender_allowed(caller, topic, private):
+    await _check_sender(realtime, caller, topic, private)
+    await realtime.hub.publish(
+        broadcast_record(topic, event, payload, private=private, binary=binary)
+    )
+
+
+async def _check_sender(
+    realtime: RealtimeComponent, caller: Caller, topic: str, private: bool
+) -> None:
+    if not await realtime.hub.sender_allowed(caller, full_topic(topic), private):
         raise Forbidden(
             f"You do not have permissions to write to this Channel topic: {topic}",
             code="channel_forbidden",
         )
-    await realtime.hub.publish(topic, event, payload, private=private, binary=binary)

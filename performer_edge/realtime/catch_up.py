@@ -32,6 +32,7 @@ MAX_CATCH_UP = 5000  # most logged events one resume sends; the client resumes a
 # the retention window, or compacted away): what follows is all the log still holds.
 HISTORY_TRUNCATED = "history_truncated"
 Append = Callable[[str, str, Any], Awaitable[Event]]
+AppendMany = Callable[[list[tuple[str, str, Any]]], Awaitable[list[Event]]]  # one transaction
 Planned = dict[int, list[tuple[Member, dict[str, Any]]]]  # event position → deliveries
 
 
@@ -49,6 +50,7 @@ class HubDeps:
 
     db: Database
     append: Append
+    append_many: AppendMany
     tokens: TokenKeys
     catalog: CatalogSource
     bus: EventBus

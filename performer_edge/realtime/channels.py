@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from performer_edge.realtime.phoenix import Message, Vsn
 TOPIC_PREFIX = "realtime:"
 SLOW_CLIENT = "slow_client"
 RESUME_AGAIN = "resume_again"  # more was missed than one catch-up sends: reconnect from here
+CLIENT_ENDED = frozenset({"closed", "gone"})  # the client closed, or its connection broke
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Session:
         # Unbounded underneath; `send` enforces the bound so the close marker always fits.
         self._outbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self._held: list[Delivery] | None = None
+        # Set by the transport: called when the outbox overflows, so that a writer stuck on a
+        # client that reads nothing is stopped too.
+        self.interrupt: Callable[[], None] | None = None
 
     def send(self, message: Message, position: int | None = None) -> None:
         if self.closed is not None:
@@ -82,6 +87,8 @@ class Session:
         if self.closed is None:
             self.closed = reason
             self._outbox.put_nowait(None)
+            if reason == SLOW_CLIENT and self.interrupt is not None:
+                self.interrupt()
 
     async def next_delivery(self) -> Delivery | None:
         """The next message to write; None once the session is closed."""

@@ -13,7 +13,7 @@ from performer_edge.core.bus import EventBus
 from performer_edge.core.db import Database
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.realtime.access import CatalogSource
-from performer_edge.realtime.catch_up import Append, HubDeps
+from performer_edge.realtime.catch_up import Append, AppendMany, HubDeps
 from performer_edge.realtime.channels import Session
 from performer_edge.realtime.dispatch import Dispatcher
 from performer_edge.realtime.hub import Hub
@@ -27,6 +27,7 @@ class RealtimeComponent:
         self,
         db: Database,
         append: Append,
+        append_many: AppendMany,
         tokens: TokenKeys,
         catalog: CatalogSource,
         bus: EventBus,
@@ -36,7 +37,9 @@ class RealtimeComponent:
     ) -> None:
         self.outbox_size = outbox_size
         self.retention_s = retention_s
-        self.hub = Hub(HubDeps(db, append, tokens, catalog, bus, outbox_size, retention_s))
+        self.hub = Hub(
+            HubDeps(db, append, append_many, tokens, catalog, bus, outbox_size, retention_s)
+        )
         # The dispatcher may lag more than a session: it batches, and catches up from the log.
         self.dispatcher = Dispatcher(self.hub, queue_size=max(bus.queue_size, 1024) * 8)
         self.ydocs = DocRooms(db, append)

@@ -248,35 +248,25 @@ class Hub:
             )
         binary = payload.get("binary")
         await self.publish(
-            member.topic,
-            event,
-            payload.get("payload"),
-            private=member.private,
-            sender=member.session.id,
-            binary=binary if isinstance(binary, bytes) else None,
+            broadcast_record(
+                member.topic,
+                event,
+                payload.get("payload"),
+                private=member.private,
+                sender=member.session.id,
+                binary=binary if isinstance(binary, bytes) else None,
+            )
         )
         if member.broadcast_ack:
             member.session.send(reply(message, "ok", {}))
 
-    async def publish(
-        self,
-        topic: str,
-        event: str,
-        payload: Any,
-        *,
-        private: bool,
-        sender: str | None = None,
-        binary: bytes | None = None,
-    ) -> Event:
-        """Log a broadcast; members get it from the bus once it is committed."""
-        data: dict[str, Any] = {"event": event, "private": private}
-        if binary is not None:
-            data["binary"] = binary
-        else:
-            data["payload"] = payload
-        if sender is not None:
-            data["from"] = sender
-        return await self.deps.append(BROADCAST_KIND, full_topic(topic), data)
+    async def publish(self, record: tuple[str, str, Any]) -> Event:
+        """Log a broadcast (a `broadcast_record`); members get it from the bus once committed."""
+        return await self.deps.append(*record)
+
+    async def publish_many(self, records: list[tuple[str, str, Any]]) -> None:
+        """Log several broadcasts (`broadcast_record`s) in one transaction."""
+        await self.deps.append_many(records)
 
     async def sender_allowed(self, caller: Caller, topic: str, private: bool) -> bool:
         """May `caller` send to `topic` (the HTTP broadcast route asks)?"""
@@ -312,6 +302,26 @@ class Hub:
         for other in self.topics.get(topic, ()):
             if other.presence_enabled:
                 other.push("presence_diff", diff)
+
+
+def broadcast_record(
+    topic: str,
+    event: str,
+    payload: Any,
+    *,
+    private: bool,
+    sender: str | None = None,
+    binary: bytes | None = None,
+) -> tuple[str, str, dict[str, Any]]:
+    """The (kind, scope, data) of the event logging a broadcast."""
+    data: dict[str, Any] = {"event": event, "private": private}
+    if binary is not None:
+        data["binary"] = binary
+    else:
+        data["payload"] = payload
+    if sender is not None:
+        data["from"] = sender
+    return BROADCAST_KIND, full_topic(topic), data
 
 
 def _table_types(catalog: Catalog, schema: str, table: str) -> ColumnTypes | None:

@@ -68,6 +68,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    transport = request.transport
+    if transport is not None:
+        # A client that reads nothing blocks our writes: the server ends it by cutting it off.
+        session.interrupt = transport.abort
     key = secrets.token_urlsafe(16)
     realtime.sse_sessions[key] = session
     try:

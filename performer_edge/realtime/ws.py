@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 
 from performer_edge.errors import InvalidInput
 from performer_edge.http.middleware import principal_of
-from performer_edge.realtime.channels import SLOW_CLIENT, Delivery, Session
+from performer_edge.realtime.channels import CLIENT_ENDED, SLOW_CLIENT, Delivery, Session
 from performer_edge.realtime.component import REALTIME
 from performer_edge.realtime.phoenix import (
     FrameError,
@@ -37,6 +37,7 @@ IDLE_TIMEOUT_S = 60.0  # clients heartbeat every 25 s (supabase-wire.md §4.1)
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 UNSUPPORTED_DATA = 1003
 SLOW_CLIENT_CODE = 4000
+CLOSE_WAIT_S = 2.0
 GOING_AWAY = 1001
 
 
@@ -51,7 +52,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     session = Session(vsn, principal.token if principal else None, realtime.outbox_size)
     realtime.sessions.add(session)
-    writer = asyncio.create_task(_write(ws, session))
+    writer = asyncio.create_task(_write(ws, session, request.transport))
+
+    def interrupt() -> None:
+        writer.cancel()
+
+    session.interrupt = interrupt
     try:
         await _read(ws, session, realtime.hub.receive)
     finally:
@@ -88,20 +94,29 @@ async def _read(ws: web.WebSocketResponse, session: Session, receive: Receive) -
         await receive(session, message)
 
 
-async def _write(ws: web.WebSocketResponse, session: Session) -> None:
+async def _write(
+    ws: web.WebSocketResponse, session: Session, transport: asyncio.Transport | None
+) -> None:
     try:
-        while True:
-            delivery = await session.next_delivery()
-            if delivery is None:
-                break
+        while (delivery := await session.next_delivery()) is not None:
             await _send(ws, session.vsn, delivery)
+    except asyncio.CancelledError:
+        if session.closed != SLOW_CLIENT:
+            raise  # not the session's own interrupt: a real cancellation
     except (ConnectionError, RuntimeError) as exc:
         log.debug("realtime socket write failed: %s", exc)
         session.close("gone")
-    if session.closed not in ("closed", "gone") and not ws.closed:
-        # The server ended it (a slow client, shutdown): close the socket, which ends the reader.
+    if session.closed not in CLIENT_ENDED and not ws.closed:
+        # The server ended it (a slow client, shutdown): say why and close, which ends the
+        # reader; a client that takes nothing more does not get to hold the socket open.
         code = SLOW_CLIENT_CODE if session.closed == SLOW_CLIENT else GOING_AWAY
-        await ws.close(code=code, message=(session.closed or "").encode()[:120])
+        try:
+            await asyncio.wait_for(
+                ws.close(code=code, message=(session.closed or "").encode()[:120]), CLOSE_WAIT_S
+            )
+        except TimeoutError:
+            if transport is not None:
+                transport.abort()
 
 
 async def _send(ws: web.WebSocketResponse, vsn: Vsn, delivery: Delivery) -> None:
