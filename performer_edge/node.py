@@ -116,6 +116,7 @@ class Node:
         self.realtime = RealtimeComponent(
             db,
             self.append,
+            self.append_many,
             tokens,
             rest.catalog.get,
             bus,
