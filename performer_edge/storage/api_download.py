@@ -15,6 +15,7 @@ from aiohttp import web
 from performer_edge.errors import InvalidInput
 from performer_edge.http.middleware import Handler, public
 from performer_edge.http.responses import json_response
+from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import errors
 from performer_edge.storage.api import bucket_and_key, caller, storage_of
 from performer_edge.storage.store import StoredObject
@@ -83,8 +84,11 @@ def _http_date(iso: str) -> str | None:
         return None
 
 
-async def serve_object(request: web.Request, stored: StoredObject) -> web.StreamResponse:
-    """The object's bytes (or its 304/206/416), streamed from the blob store chunk by chunk."""
+async def serve_object(
+    request: web.Request, stored: StoredObject, content: bytes | None = None
+) -> web.StreamResponse:
+    """The object's bytes (or its 304/206/416): `content` when the caller already read them
+    (`ObjectService.fetch`), else read here, sendfile(2) for large ranges."""
     headers = {
         "ETag": stored.etag,
         "Cache-Control": stored.cache_control,
@@ -105,11 +109,15 @@ async def serve_object(request: web.Request, stored: StoredObject) -> web.Stream
     except RangeNotSatisfiable:
         return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     start, end = wanted if wanted is not None else (0, size)
-    blobs = storage_of(request).blobs
-    try:
-        file, head = await asyncio.to_thread(_open_blob, blobs, stored.blob, start, end - start)
-    except BlobNotFound:
-        raise errors.no_such_key() from None
+    file: BinaryIO | None = None
+    if content is not None:
+        head: bytes | None = content[start:end]
+    else:
+        blobs = storage_of(request).blobs
+        try:
+            file, head = await asyncio.to_thread(_open_blob, blobs, stored.blob, start, end - start)
+        except BlobNotFound:
+            raise errors.no_such_key() from None
     try:
         response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
         if wanted is not None:
@@ -128,11 +136,13 @@ async def serve_object(request: web.Request, stored: StoredObject) -> web.Stream
                 raise BlobCorrupt(stored.blob, "shorter than its object's size")
             await response.write(head)
         else:
+            assert file is not None
             await _send_range(request, response, file, stored.blob, (start, end - start))
         await response.write_eof()
         return response
     finally:
-        file.close()
+        if file is not None:
+            file.close()
 
 
 def _open_blob(
@@ -176,23 +186,29 @@ async def _send_range(
         await response.write(chunk)
 
 
+async def fetch_and_serve(
+    request: web.Request, context: RequestContext | None, bucket_id: str, name: str
+) -> web.StreamResponse:
+    """A download: the object looked up (and, when small, read) in one reader-thread call."""
+    objects = storage_of(request).objects
+    stored, content = await objects.fetch(context, bucket_id, name, inline=SMALL_READ_BYTES)
+    return await serve_object(request, stored, content)
+
+
 async def download(request: web.Request) -> web.StreamResponse:
     bucket_id, name = bucket_and_key(request, "/object/")
-    stored = await storage_of(request).objects.find(caller(request), bucket_id, name)
-    return await serve_object(request, stored)
+    return await fetch_and_serve(request, caller(request), bucket_id, name)
 
 
 async def download_authenticated(request: web.Request) -> web.StreamResponse:
     bucket_id, name = bucket_and_key(request, "/object/authenticated/")
-    stored = await storage_of(request).objects.find(caller(request), bucket_id, name)
-    return await serve_object(request, stored)
+    return await fetch_and_serve(request, caller(request), bucket_id, name)
 
 
 @public
 async def download_public(request: web.Request) -> web.StreamResponse:
     bucket_id, name = bucket_and_key(request, "/object/public/")
-    stored = await storage_of(request).objects.find(None, bucket_id, name)
-    return await serve_object(request, stored)
+    return await fetch_and_serve(request, None, bucket_id, name)
 
 
 def _info_handler(after: str, *, public_bucket: bool = False) -> Handler:

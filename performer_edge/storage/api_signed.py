@@ -16,7 +16,7 @@ from performer_edge.storage.api import (
     json_body,
     storage_of,
 )
-from performer_edge.storage.api_download import serve_object
+from performer_edge.storage.api_download import fetch_and_serve
 from performer_edge.storage.api_objects import is_true, store_upload
 from performer_edge.storage.paths import key_problem
 from performer_edge.storage.render import parse_transform
@@ -89,8 +89,7 @@ async def signed_download(request: web.Request) -> web.StreamResponse:
     bucket_id, name = bucket_and_key(request, "/object/sign/")
     storage = storage_of(request)
     storage.signer.verify(request.query.get("token"), DOWNLOAD, bucket_id, name)
-    stored = await storage.objects.find(uploader_context({}), bucket_id, name)
-    return await serve_object(request, stored)
+    return await fetch_and_serve(request, uploader_context({}), bucket_id, name)
 
 
 async def sign_upload(request: web.Request) -> web.Response:

@@ -186,20 +186,39 @@ class ObjectService:
         self, context: RequestContext | None, bucket_id: str, name: str
     ) -> store.StoredObject:
         """The object, if the caller may read it (`context` None: through a public bucket)."""
+        return await self.storage.db.read(lambda conn: self._find(conn, context, bucket_id, name))
 
-        def read(conn: apsw.Connection) -> store.StoredObject:
-            bucket = _require_bucket(conn, bucket_id)
-            found = store.object_by_name(conn, bucket_id, name)
-            if found is None:
-                raise errors.no_such_key()
-            if context is None:
-                if not bucket.public:
-                    raise errors.no_such_bucket()
-            elif not self.storage.access(conn, context).object_allowed(SELECT, bucket_id, name):
-                raise errors.no_such_key()
-            return found
+    async def fetch(
+        self, context: RequestContext | None, bucket_id: str, name: str, *, inline: int
+    ) -> tuple[store.StoredObject, bytes | None]:
+        """`find`, and the object's bytes too when it holds at most `inline` of them: read in
+        the same reader-thread call, so serving a small object costs one thread hop."""
+
+        def read(conn: apsw.Connection) -> tuple[store.StoredObject, bytes | None]:
+            found = self._find(conn, context, bucket_id, name)
+            if found.size > inline:
+                return found, None
+            try:
+                with self.storage.blobs.open(found.blob) as file:
+                    return found, file.read(inline + 1)
+            except BlobNotFound:
+                return found, None  # the caller's own open says so, in its error shape
 
         return await self.storage.db.read(read)
+
+    def _find(
+        self, conn: apsw.Connection, context: RequestContext | None, bucket_id: str, name: str
+    ) -> store.StoredObject:
+        bucket = _require_bucket(conn, bucket_id)
+        found = store.object_by_name(conn, bucket_id, name)
+        if found is None:
+            raise errors.no_such_key()
+        if context is None:
+            if not bucket.public:
+                raise errors.no_such_bucket()
+        elif not self.storage.access(conn, context).object_allowed(SELECT, bucket_id, name):
+            raise errors.no_such_key()
+        return found
 
     # -- move, copy, remove --------------------------------------------------------------------
 
