@@ -56,10 +56,16 @@ async def yjs_socket(request: web.Request) -> web.StreamResponse:
     may_read, may_write = await _access(realtime, caller, name)
     if not may_read:
         raise Forbidden(f"no policy lets this caller open document {name!r}", code="doc_forbidden")
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
-    await ws.prepare(request)
     connection = YConnection(realtime.outbox_size)
+    # Load before the upgrade: a document that cannot be loaded is an HTTP error, not a socket
+    # that closes at once.
     room = await realtime.ydocs.join(name, connection)
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30.0)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        await realtime.ydocs.leave(room, connection)
+        raise
     writer = asyncio.create_task(_write(ws, connection))
     connection.send(room.step1())
     awareness = room.awareness_frame()
