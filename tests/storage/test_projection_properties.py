@@ -176,3 +176,30 @@ def test_a_delete_outlives_an_older_write_arriving_after_it() -> None:
     conn = applied([newer, older])
     assert conn.execute("SELECT count(*) FROM storage_objects").fetchone() == (0,)
     assert conn.execute("SELECT name FROM storage_object_tombstones").fetchall() == [("x",)]
+
+
+def seed_bucket(conn: apsw.Connection) -> None:
+    """What `insert into storage.buckets (id, name, public) values ('seeded', ...)` in a
+    migration leaves, before `stamp_seeded_buckets` dates it."""
+    conn.execute("INSERT INTO storage_buckets(id, name, public) VALUES ('seeded', 'seeded', 0)")
+
+
+def test_events_for_a_migration_seeded_bucket_apply_whichever_arrives_first() -> None:
+    """A bucket a migration inserted has no registers of its own: an update event lays its
+    fields over the row, whether the event arrives after the migration or before it."""
+    update = encode_payload({"id": "seeded", "public": True, "file_size_limit": 10})
+    updated = sign_event(KEYS[0], 1, pack(T0 + 5, 0), store.BUCKET_UPDATED, "storage/x", update)
+    migration = sign_event(KEYS[1], 1, pack(T0 + 1, 0), "schema.migrated", "schema", b"")
+
+    after = applied([])
+    seed_bucket(after)
+    projection.stamp_seeded_buckets(after, migration)
+    projection.PROJECTION.apply(after, updated)
+
+    before = applied([updated])  # from a peer, ahead of the migration
+    seed_bucket(before)
+    projection.stamp_seeded_buckets(before, migration)
+
+    assert tables(after) == tables(before)
+    row = after.execute("SELECT public, file_size_limit FROM storage_buckets").fetchall()
+    assert row == [(1, 10)]
