@@ -26,12 +26,13 @@ from performer_edge.core.identity import NodeIdentity
 from performer_edge.core.log import LogWriter
 from performer_edge.core.projections import Projections
 from performer_edge.core.schema import CORE_MIGRATIONS, LOG_HORIZON_SCHEMA
+from performer_edge.core.snapshot import LOCAL_TABLES
 from performer_edge.core.tokens import TokenKeys, TrustedKeys
 from performer_edge.errors import DataDirError
 from performer_edge.functions.component import FunctionsComponent
 from performer_edge.functions.registry import FUNCTIONS_SCHEMA
 from performer_edge.functions.registry import PROJECTION as FUNCTIONS_PROJECTION
-from performer_edge.functions.trigger_runs import TRIGGER_RUNS_SCHEMA
+from performer_edge.functions.trigger_runs import TRIGGER_RUNS_SCHEMA, TRIGGER_TABLES
 from performer_edge.peers import membership
 from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
@@ -211,7 +212,14 @@ class Node:
                 cluster_state.load(conn)
                 functions.forget_current()
 
-            snapshots = Snapshots(db, log, projections, data_dir.snapshots_dir, state_replaced)
+            snapshots = Snapshots(
+                db,
+                log,
+                projections,
+                data_dir.snapshots_dir,
+                state_replaced,
+                local_tables=LOCAL_TABLES | TRIGGER_TABLES,
+            )
             peers = None
             if cluster is not None:
                 # The live revoked set: a revocation refuses the key at its next handshake.

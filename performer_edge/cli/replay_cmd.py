@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                     report,
                     migrations=node.db.migrations,
                     prepare=node.db.prepare,
+                    local_tables=node.snapshots.local_tables,
                 )
             )
             node.db.run_exclusive(node.log.reload)

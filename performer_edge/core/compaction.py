@@ -35,6 +35,7 @@ from performer_edge.core.db import Database
 from performer_edge.core.log import LogWriter, read_horizon, row_to_event
 from performer_edge.core.projections import Projections
 from performer_edge.core.snapshot import (
+    LOCAL_TABLES,
     SUFFIX,
     Snapshot,
     file_digest,
@@ -75,8 +76,12 @@ class Snapshots:
         projections: Projections,
         directory: Path,
         on_installed: Callable[[apsw.Connection], None] = lambda conn: None,
+        local_tables: frozenset[str] = LOCAL_TABLES,
     ) -> None:
+        """`local_tables`: this node's own tables, neither put in a snapshot nor replaced by
+        one (its log, its mailbox, the trigger runs it owes)."""
         self.db = db
+        self.local_tables = local_tables
         self.log = log_writer
         self.projections = projections
         self.directory = directory
@@ -106,7 +111,7 @@ class Snapshots:
 
     def _compact(self, upto: VersionVector | None) -> CompactReport:
         started = time.monotonic()
-        snapshot = write_snapshot(self.db.path, self.directory, self.db.prepare)
+        snapshot = write_snapshot(self.db.path, self.directory, self.db.prepare, self.local_tables)
         target = snapshot.vector if upto is None else _meet(snapshot.vector, upto)
 
         def commit(conn: apsw.Connection) -> tuple[VersionVector, int]:
@@ -162,7 +167,7 @@ class Snapshots:
 
     def _refresh(self) -> Snapshot:
         """A new base from the current state; the horizon stays."""
-        snapshot = write_snapshot(self.db.path, self.directory, self.db.prepare)
+        snapshot = write_snapshot(self.db.path, self.directory, self.db.prepare, self.local_tables)
 
         def commit(conn: apsw.Connection) -> VersionVector:
             with conn:
@@ -240,7 +245,7 @@ class Snapshots:
                 reason = self.refusal(info.vector)
                 if reason is not None:
                     raise IntegrityError(f"snapshot refused: {reason}", code=STALE)
-                load_state(conn, self.projections)
+                load_state(conn, self.projections, local=self.local_tables)
                 _keep_events(conn, snapshot_events(conn))
                 horizon = read_horizon(conn).merge(info.vector)
                 _drop_events(conn, horizon)

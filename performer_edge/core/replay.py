@@ -17,7 +17,7 @@ import apsw
 from performer_edge.core.compaction import apply_after, base_snapshot
 from performer_edge.core.log import count_events, read_horizon
 from performer_edge.core.projections import Projections
-from performer_edge.core.snapshot import Prepare, Snapshot, load_state, upgraded
+from performer_edge.core.snapshot import LOCAL_TABLES, Prepare, Snapshot, load_state, upgraded
 from performer_edge.errors import DataDirError
 from sync.version_vector import VersionVector
 
@@ -39,6 +39,7 @@ def replay(
     *,
     migrations: Sequence[str] = (),
     prepare: Prepare = lambda c: c,
+    local_tables: frozenset[str] = LOCAL_TABLES,
 ) -> ReplayReport:
     """`migrations` and `prepare` (the node's `Database.migrations` and `.prepare`) bring a
     base snapshot made before an upgrade to the current schema."""
@@ -48,9 +49,9 @@ def replay(
     if base is not None and not base.path.exists():
         raise DataDirError(f"the log's base snapshot {base.path} is missing: cannot replay")
     if base is None:
-        return _replay(conn, projections, progress, None, None)
+        return _replay(conn, projections, progress, None, None, local_tables)
     with upgraded(base.path, migrations or _current(conn), prepare) as usable:
-        return _replay(conn, projections, progress, base, usable)
+        return _replay(conn, projections, progress, base, usable, local_tables)
 
 
 def _current(conn: apsw.Connection) -> tuple[str, ...]:
@@ -65,6 +66,7 @@ def _replay(
     progress: Progress | None,
     base: Snapshot | None,
     usable: Path | None,
+    local_tables: frozenset[str],
 ) -> ReplayReport:
     started = time.monotonic()
     if usable is not None:
@@ -74,7 +76,7 @@ def _replay(
         try:
             total = count_events(conn)
             if base is not None:
-                load_state(conn, projections)
+                load_state(conn, projections, local=local_tables)
             else:
                 projections.reset(conn)
 

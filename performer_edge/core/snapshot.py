@@ -36,19 +36,23 @@ from performer_edge.errors import IntegrityError
 from sync.version_vector import VersionVector
 
 FORMAT: Final = 1
-# Tables that describe this node's own log and mailbox, never part of a snapshot.
+# Tables that describe this node's own log and mailbox, never part of a snapshot; components
+# add theirs (`Snapshots(local_tables=...)`), such as work only this node does.
 LOCAL_TABLES: Final = frozenset({"events", "origins", "meta", "log_horizon", "auth_outbox"})
 SUFFIX: Final = ".snapshot"
 _READ_CHUNK: Final = 1 << 20
 _CREATE = re.compile(
     r"^CREATE (TABLE|VIRTUAL TABLE|INDEX|UNIQUE INDEX|VIEW|TRIGGER) ", re.IGNORECASE
 )
-# A trigger is the one object that could write elsewhere: none may touch a node-local table.
-_LOCAL_WRITE = re.compile(
-    r"\b(INSERT(\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(\s+OR\s+\w+)?|DELETE\s+FROM)\s+"
-    r"(main\s*\.\s*)?[\"`\[]?(" + "|".join(sorted(LOCAL_TABLES)) + r")\b",
-    re.IGNORECASE,
-)
+
+
+def _local_write(local: frozenset[str]) -> re.Pattern[str]:
+    """A trigger is the one object that could write elsewhere: none may touch a local table."""
+    return re.compile(
+        r"\b(INSERT(\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(\s+OR\s+\w+)?|DELETE\s+FROM)\s+"
+        r"(main\s*\.\s*)?[\"`\[]?(" + "|".join(sorted(map(re.escape, local))) + r")\b",
+        re.IGNORECASE,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,12 @@ def file_digest(path: Path) -> bytes:
 Prepare = Callable[[apsw.Connection], apsw.Connection]
 
 
-def write_snapshot(source: Path, directory: Path, prepare: Prepare = lambda conn: conn) -> Snapshot:
+def write_snapshot(
+    source: Path,
+    directory: Path,
+    prepare: Prepare = lambda conn: conn,
+    local: frozenset[str] = LOCAL_TABLES,
+) -> Snapshot:
     """Copy the state of the database at `source` into a new snapshot file in `directory`.
     `prepare` gives a connection the SQL functions the schema calls (`Database.prepare`)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -96,7 +105,7 @@ def write_snapshot(source: Path, directory: Path, prepare: Prepare = lambda conn
             reader.execute("VACUUM INTO ?", (str(making),))
         finally:
             reader.close()
-        info = _strip(prepare(apsw.Connection(str(making))))
+        info = _strip(prepare(apsw.Connection(str(making))), local)
         digest = file_digest(making)
         path = directory / f"{digest.hex()}{SUFFIX}"
         os.replace(making, path)
@@ -106,7 +115,7 @@ def write_snapshot(source: Path, directory: Path, prepare: Prepare = lambda conn
     return Snapshot(path, info.vector, path.stat().st_size, digest, info.max_hlc)
 
 
-def _strip(conn: apsw.Connection) -> SnapshotInfo:
+def _strip(conn: apsw.Connection, local: frozenset[str]) -> SnapshotInfo:
     """Turn a full copy into a snapshot: note its vector, keep the events that parked migrations
     still need, drop the log and the node's own tables. Closes `conn`."""
     try:
@@ -126,7 +135,7 @@ def _strip(conn: apsw.Connection) -> SnapshotInfo:
                 "e.payload, e.sig FROM events e JOIN rest_migrations_pending p "
                 "ON p.origin = e.origin AND p.seq = e.seq"
             )
-        for table in LOCAL_TABLES:  # emptied, not dropped: later schema steps may alter them
+        for table in local:  # emptied, not dropped: later schema steps may alter them
             if _has_table(conn, "main", table):
                 conn.execute(f'DELETE FROM "{table}"')
         info = {
@@ -172,7 +181,12 @@ def read_info(conn: apsw.Connection, schema: str = "snap") -> SnapshotInfo:
         raise IntegrityError(f"not a snapshot: {exc}", code="bad_snapshot") from exc
 
 
-def load_state(conn: apsw.Connection, projections: Projections, schema: str = "snap") -> None:
+def load_state(
+    conn: apsw.Connection,
+    projections: Projections,
+    schema: str = "snap",
+    local: frozenset[str] = LOCAL_TABLES,
+) -> None:
     """In the caller's transaction, replace every projection's state with the attached
     snapshot's. The snapshot must come from the same schema version as this database."""
     info = read_info(conn, schema)
@@ -183,7 +197,7 @@ def load_state(conn: apsw.Connection, projections: Projections, schema: str = "s
             "run the same performer version on both",
             code="bad_snapshot",
         )
-    objects = _objects(conn, schema)
+    objects = _objects(conn, schema, local)
     projections.reset(conn)
     virtual = [name for kind, name, sql in objects if sql.upper().startswith("CREATE VIRTUAL")]
 
@@ -256,7 +270,9 @@ def snapshot_events(conn: apsw.Connection, schema: str = "snap") -> list[tuple[A
     ).fetchall()
 
 
-def _objects(conn: apsw.Connection, schema: str) -> list[tuple[str, str, str]]:
+def _objects(
+    conn: apsw.Connection, schema: str, local: frozenset[str]
+) -> list[tuple[str, str, str]]:
     """The snapshot's schema objects to copy: not its own tables, SQLite's, or the (empty)
     node-local tables and their indexes."""
     rows: list[tuple[Any, ...]] = conn.execute(
@@ -264,13 +280,14 @@ def _objects(conn: apsw.Connection, schema: str) -> list[tuple[str, str, str]]:
         "WHERE sql IS NOT NULL ORDER BY rowid"
     ).fetchall()
     objects = []
+    writes_local = _local_write(local)
     for kind, name, table, sql in rows:
         if name in ("snapshot_info", "snapshot_events") or name.startswith("sqlite_"):
             continue
-        local_write = kind == "trigger" and _LOCAL_WRITE.search(sql)
+        local_write = kind == "trigger" and writes_local.search(sql)
         if not _CREATE.match(sql) or local_write:
             raise IntegrityError(f"snapshot object {name!r} is not allowed", code="bad_snapshot")
-        if str(table).lower() in LOCAL_TABLES:
+        if str(table).lower() in local:
             continue
         objects.append((str(kind), str(name), str(sql)))
     return objects

@@ -45,6 +45,9 @@ CREATE INDEX function_trigger_runs_due ON function_trigger_runs(status, next_at)
 CREATE INDEX function_trigger_runs_of ON function_trigger_runs(function, id);
 """
 
+# Node-local: a snapshot neither carries them nor replaces them (core.snapshot.LOCAL_TABLES).
+TRIGGER_TABLES = frozenset({"function_trigger_position", "function_trigger_runs"})
+
 PENDING = "pending"
 SUCCEEDED = "succeeded"
 FAILED = "failed"  # attempts exhausted, or cannot ever run (its event was compacted away)

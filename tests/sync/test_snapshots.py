@@ -13,7 +13,7 @@ import pytest
 from simulation import Network, SimNode
 
 from performer_edge.core.replay import replay
-from performer_edge.core.snapshot import file_digest
+from performer_edge.core.snapshot import LOCAL_TABLES, file_digest
 from performer_edge.errors import IntegrityError
 from sync.codec import decode, encode
 from sync.messages import SnapshotChunk
@@ -180,3 +180,27 @@ def test_a_snapshot_from_an_older_release_is_brought_to_the_schema_of_the_new(
     finally:
         newer.close()
         older.close()
+
+
+def test_a_node_local_table_is_neither_carried_nor_replaced(tmp_path: Path) -> None:
+    steps = ("CREATE TABLE work(x);",)  # like the trigger runs a node owes: its own business
+    a, b = SimNode(7, tmp_path, later_steps=steps), SimNode(8, tmp_path, later_steps=steps)
+    try:
+        for node, mark in ((a, "a's"), (b, "b's")):
+            node.snapshots.local_tables = LOCAL_TABLES | {"work"}
+            node.db.write_sync(
+                lambda tx, m=mark: tx.conn.execute("INSERT INTO work VALUES (?)", [m])
+            )
+        write(a, 10, seed=14)
+        snapshot = a.snapshots.compact().snapshot
+        carried = apsw.Connection(str(snapshot.path))
+        assert carried.execute("SELECT count(*) FROM work").fetchone() == (0,)
+        carried.close()
+        b.snapshots.receive(snapshot.id, 0, snapshot.path.read_bytes())
+        b.snapshots.install(snapshot.id, snapshot.size, snapshot.digest)
+        assert tables(b) == tables(a)
+        kept = b.db.read_sync(lambda c: c.execute("SELECT x FROM work").fetchall())
+        assert kept == [("b's",)]
+    finally:
+        a.close()
+        b.close()
