@@ -41,6 +41,20 @@ def _require_bucket(conn: apsw.Connection, bucket_id: str) -> store.Bucket:
     return bucket
 
 
+def _size_limit(bucket: store.Bucket, max_file_bytes: int) -> int:
+    if bucket.file_size_limit is None:
+        return max_file_bytes
+    return min(max_file_bytes, bucket.file_size_limit)
+
+
+def _check_content(bucket: store.Bucket, mimetype: str, size: int, max_file_bytes: int) -> None:
+    """The bucket's allowed mime types and size limit."""
+    if not mime_allowed(mimetype, bucket.allowed_mime_types):
+        raise errors.invalid_mime_type(mimetype)
+    if size > _size_limit(bucket, max_file_bytes):
+        raise errors.entity_too_large()
+
+
 def _check_put(
     access: Access,
     bucket_id: str,
@@ -100,17 +114,13 @@ class ObjectService:
 
         def check(conn: apsw.Connection) -> store.Bucket:
             bucket = _require_bucket(conn, bucket_id)
-            if not mime_allowed(mimetype, bucket.allowed_mime_types):
-                raise errors.invalid_mime_type(mimetype)
+            _check_content(bucket, mimetype, 0, storage.max_file_bytes)
             existing = store.object_by_name(conn, bucket_id, name)
             access = storage.access(conn, context)
             _check_put(access, bucket_id, name, existing, upsert=upsert, metadata=early)
             return bucket
 
-        bucket = await storage.db.read(check)
-        if bucket.file_size_limit is None:
-            return storage.max_file_bytes
-        return min(storage.max_file_bytes, bucket.file_size_limit)
+        return _size_limit(await storage.db.read(check), storage.max_file_bytes)
 
     async def upload(
         self,
@@ -146,7 +156,9 @@ class ObjectService:
         *,
         upsert: bool,
     ) -> str:
-        _require_bucket(tx.conn, bucket_id)
+        # Again at commit: the bucket's settings may have changed while the bytes streamed.
+        bucket = _require_bucket(tx.conn, bucket_id)
+        _check_content(bucket, body.mimetype, blob.size, self.storage.max_file_bytes)
         existing = store.object_by_name(tx.conn, bucket_id, name)
         metadata = store.object_metadata(
             blob.hash, blob.size, body.mimetype, body.cache_control, ""

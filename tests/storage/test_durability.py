@@ -167,3 +167,36 @@ def test_links_planted_in_the_blob_directory_never_lead_outside(
     assert files.download("fresh.txt") == content
     assert list(outside_dir.iterdir()) == []
     assert secret.read_bytes() == b"a file outside the data dir"
+
+
+def test_bucket_limits_lowered_during_an_upload_refuse_it_at_commit(
+    node: RunningNode, service: Client
+) -> None:
+    """The size limit is checked before the bytes are read and again when the upload commits:
+    a bucket whose limit was lowered while the bytes streamed gets no object over it."""
+    bucket = new_bucket(service, file_size_limit=2 * MB)
+    url = f"{node.url}/storage/v1/object/{bucket}/late.bin"
+    key = node.key("service_role")
+    temp_dir = data_dir(node) / "blobs" / "tmp"
+    lowered = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield os.urandom(MB + MB // 4)  # one write batch: the temp file appears
+        assert lowered.wait(30)
+        yield os.urandom(MB // 4)
+
+    answers: list[httpx.Response] = []
+    uploader = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(url, headers={"Authorization": f"Bearer {key}"}, content=body())
+        ),
+        name="late-upload",
+    )
+    uploader.start()
+    wait_for(lambda: any(temp_dir.glob("put-*.tmp")))
+    service.storage.update_bucket(bucket, {"public": False, "file_size_limit": MB})
+    lowered.set()
+    uploader.join(60)
+    assert answers[0].status_code == 400
+    assert answers[0].json()["code"] == "EntityTooLarge"
+    assert not service.storage.from_(bucket).exists("late.bin")
