@@ -1,5 +1,5 @@
-"""`performer generate:wasm NAME --lang c|wat`: scaffold a function from a template, with the
-command that builds it written at the top of the source."""
+"""`performer generate:wasm NAME --lang c|assemblyscript|wat`: scaffold a function from a
+template, with the command that builds it written at the top of the source."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 from performer_edge.errors import ConfigError, InvalidInput
 from performer_edge.functions.deploy import check_name
 
-TEMPLATES = {"c": "hello.c", "wat": "hello.wat"}
+TEMPLATES = {"c": "hello.c", "assemblyscript": "hello.ts", "wat": "hello.wat"}
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("generate:wasm", help="scaffold a function (C or WAT)")
+    parser = commands.add_parser(
+        "generate:wasm", help="scaffold a function (C, AssemblyScript or WAT)"
+    )
     parser.add_argument("name", help="the function's name (also the file's)")
     parser.add_argument("--lang", choices=sorted(TEMPLATES), default="c")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where to write it")

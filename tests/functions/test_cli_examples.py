@@ -1,5 +1,6 @@
-"""The committed examples (C and WAT) deployed with `performer functions deploy` and invoked with
-supabase-py; `performer generate:wasm` scaffolds a module that deploys; the management commands."""
+"""The committed examples (C, AssemblyScript and WAT) deployed with `performer functions deploy`
+and invoked with supabase-py; `performer generate:wasm` scaffolds a module that deploys; the
+management commands."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import httpx
 import pytest
 import wasmtime
-from supabase import create_client
+from supabase import ClientOptions, create_client
+from supabase_functions.errors import FunctionsHttpError
 
 from performer_edge import cli
 from tests.conftest import RunningNode, performer_command
@@ -19,6 +22,7 @@ from tests.conftest import RunningNode, performer_command
 pytestmark = pytest.mark.network
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "functions"
+ASSEMBLYSCRIPT = EXAMPLES / "assemblyscript"
 
 
 def performer(node: RunningNode, *args: str) -> subprocess.CompletedProcess[str]:
@@ -81,6 +85,43 @@ def test_the_wat_example_deploys_from_source_and_reuses_its_instance(node: Runni
     info = json.loads(performer(node, "functions", "inspect", "hello-wat").stdout)
     assert info["abi"] == "raw"
     assert info["metrics"]["invocations"] == 3
+
+
+def test_the_assemblyscript_example_answers_supabase_py(node: RunningNode) -> None:
+    # The committed .wasm, so no npm here; deploy refuses it if asc left an `env` import in.
+    done = performer(node, "functions", "deploy", "hello-as", str(ASSEMBLYSCRIPT / "hello-as.wasm"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["abi"] == "command"
+    seen: list[httpx.Response] = []  # invoke returns only the body: status and headers from here
+    with httpx.Client(timeout=30, event_hooks={"response": [seen.append]}) as http:
+        client = create_client(node.url, node.key("anon"), ClientOptions(httpx_client=http))
+        body = {"order": 7, "note": 'say "hi"'}
+        answer = client.functions.invoke("hello-as", {"body": body, "responseType": "json"})
+        assert answer["message"] == "hello from AssemblyScript"
+        assert (answer["method"], answer["role"]) == ("POST", "anon")
+        assert answer["request_bytes"] > len(json.dumps(body))
+        assert seen[-1].status_code == 200
+        assert seen[-1].headers["x-made-by"] == "assemblyscript"
+        assert seen[-1].headers["content-type"] == "application/json"
+        with pytest.raises(FunctionsHttpError) as caught:
+            client.functions.invoke("hello-as/no/such", {"method": "GET"})
+        assert caught.value.status == 404
+        assert "no route for /no/such" in caught.value.message
+        assert seen[-1].headers["x-made-by"] == "assemblyscript"
+    logs = json.loads(performer(node, "functions", "logs", "hello-as").stdout)["logs"]
+    assert "-byte GET /no/such" in logs[-1]["log"]
+
+
+def test_generate_writes_the_assemblyscript_example_with_its_build_command(tmp_path: Path) -> None:
+    done = run_cli("generate:wasm", "hello-as", "--lang", "assemblyscript", "--dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    # The example's source is the template (a link to it), so the two cannot drift apart.
+    template = (ASSEMBLYSCRIPT / "hello-as.ts").read_text()
+    assert (tmp_path / "hello-as.ts").read_text() == template.replace("NAME", "hello-as")
+    # The scaffold's build line and the example's package.json (which build.sh runs) agree.
+    package = json.loads((ASSEMBLYSCRIPT / "package.json").read_text())
+    version = package["devDependencies"]["assemblyscript"]
+    assert f"npx -p assemblyscript@{version} {package['scripts']['build']}" in done.stdout
 
 
 def generate(tmp_path: Path, lang: str) -> subprocess.CompletedProcess[str]:

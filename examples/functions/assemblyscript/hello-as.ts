@@ -1,0 +1,1 @@
+../../../performer_edge/functions/templates/hello.ts
