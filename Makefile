@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions binary clean venv
+.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions bench-yjs binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,17 @@ bench-storage: $(STAMP)
 # Function invocations through HTTP (command and raw ABIs, cold and warm) against /health.
 bench-functions: $(STAMP)
 	$(BIN)/python bench/functions.py
+
+# 50 y-websocket clients converging on 2,000 inserts: /realtime/v1/yjs against
+# @y/websocket-server from npm (both installed in bench/js on first use; node v20+).
+BENCH_JS_STAMP := bench/js/node_modules/.installed
+
+$(BENCH_JS_STAMP): bench/js/package.json bench/js/package-lock.json
+	cd bench/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(BENCH_JS_STAMP)
+
+bench-yjs: $(STAMP) $(BENCH_JS_STAMP)
+	$(BIN)/python bench/yjs.py
 
 binary: $(STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec

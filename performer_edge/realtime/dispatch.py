@@ -83,13 +83,13 @@ class Dispatcher:
         planned: Planned = {}
         if rows and listeners:
             planned = await self.hub.deps.db.read(lambda conn: self.plan(conn, rows, listeners))
+        ydoc_updates = [e for e in events if e.kind == YDOC_KIND]
+        if ydoc_updates and self.ydocs is not None:
+            self.ydocs.on_committed(ydoc_updates)  # documents are CRDTs: order is theirs
         for event in events:
             if event.kind == BROADCAST_KIND:
                 self._broadcast(event)
-            elif event.kind == YDOC_KIND:
-                if self.ydocs is not None:
-                    self.ydocs.on_committed(event)
-            else:
+            elif event.kind != YDOC_KIND:
                 for member, payload in planned.get(event.pos, ()):
                     member.push("postgres_changes", payload, event.pos)
 
