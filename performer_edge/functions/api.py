@@ -7,6 +7,7 @@ invocation answers `{"code": reason, "message", "error"}` with the reason's stat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -17,6 +18,8 @@ from performer_edge.functions.component import FunctionsComponent
 from performer_edge.functions.envelope import encode_request
 from performer_edge.functions.failures import FunctionFailed
 from performer_edge.http.middleware import principal_of
+
+log = logging.getLogger("performer.functions")
 
 FUNCTIONS: web.AppKey[FunctionsComponent] = web.AppKey("performer_functions")
 PREFIX = "/functions/v1"
@@ -31,6 +34,21 @@ def failure_response(failure: FunctionFailed) -> web.Response:
     body = {"code": failure.reason, "message": failure.message, "error": failure.message}
     return web.Response(
         status=failure.status, body=orjson.dumps(body), content_type="application/json"
+    )
+
+
+def relay_error(name: str, exc: Exception) -> web.Response:
+    """The node could not run the function at all (a bug or a fault of its own, not the
+    function's): 502 with `x-relay-error: true`, which the clients raise as FunctionsRelayError
+    rather than the function's own FunctionsHttpError."""
+    log.exception("function %s could not be run", name)
+    message = f"the node could not run the function: {type(exc).__name__}"
+    body = {"code": "relay_error", "message": message, "error": message}
+    return web.Response(
+        status=502,
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers={"x-relay-error": "true"},
     )
 
 
@@ -59,7 +77,10 @@ async def invoke(request: web.Request) -> web.Response:
         body=body,
         principal={"role": claims["role"], "sub": claims.get("sub"), "claims": claims},
     )
-    ran = await component.run(version, loaded, envelope, claims)
+    try:
+        ran = await component.run(version, loaded, envelope, claims)
+    except Exception as exc:  # noqa: BLE001 - not the function's doing: the relay's error
+        return relay_error(name, exc)
     if ran.failure is not None:
         return failure_response(ran.failure)
     assert ran.response is not None
