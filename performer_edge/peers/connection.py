@@ -54,6 +54,7 @@ class PeerConnection:
         direction: str,
         on_finished: Callable[[PeerConnection], None],
         on_live: Callable[[PeerConnection], None] = lambda connection: None,
+        on_fault: Callable[[PeerConnection, str], None] = lambda connection, reason: None,
     ) -> None:
         self.host = host
         self.link = link
@@ -65,6 +66,7 @@ class PeerConnection:
         self.live_since: float | None = None  # monotonic, once the peer proved its key
         self._on_finished = on_finished
         self._on_live = on_live
+        self._on_fault = on_fault
         self._lock = asyncio.Lock()
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -130,8 +132,13 @@ class PeerConnection:
         )
 
     async def refuse(self, reason: str) -> None:
-        """The link saw the peer break the rules (oversized or text frame, bad upload)."""
+        """The link saw the peer break the rules (oversized or text frame, bad upload). When the
+        session had already ended another way (the broken link failed a send first), the fault
+        is still reported, through `on_fault`."""
         await self._step([lambda session, now: session.refuse(reason, now)])
+        closed = self.host.closed
+        if closed is None or closed.fault is not Fault.PEER:
+            self._on_fault(self, reason)
 
     async def close(self, reason: str) -> None:
         """End the session from this side, with a BYE when the link still works."""

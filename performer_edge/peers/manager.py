@@ -130,7 +130,9 @@ class PeerManager:
         host = SessionHost(
             self.db, self.log, session, on_installed=self.state_replaced, snapshots=snapshots
         )
-        connection = PeerConnection(host, link, direction, self._finished, self._one_per_peer)
+        connection = PeerConnection(
+            host, link, direction, self._finished, self._one_per_peer, self._link_fault
+        )
         self.connections.add(connection)
         self.sessions_opened += 1
         connection.start()
@@ -204,6 +206,12 @@ class PeerManager:
             )
         else:
             log.info("sync session with %s ended: %s", name, reason)
+
+    def _link_fault(self, connection: PeerConnection, reason: str) -> None:
+        """The peer broke the rules on a link whose session had already ended otherwise."""
+        name = self._name(connection)
+        self.faults[name] += 1
+        log.warning("sync peer %s (%s) faulted: %s", name, connection.link.address, reason)
 
     @staticmethod
     def _name(connection: PeerConnection) -> str:
