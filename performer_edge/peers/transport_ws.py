@@ -95,6 +95,10 @@ async def run(socket: AnyWebSocket, connection: PeerConnection) -> None:
                 if code == WSCloseCode.MESSAGE_TOO_BIG:
                     await connection.refuse(f"a frame over the limit of {MAX_FRAME} bytes")
                 reason = f"the connection failed: {message.data}"
+            elif socket.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+                # aiohttp may close on an oversized frame before it reports the error
+                await connection.refuse(f"a frame over the limit of {MAX_FRAME} bytes")
+                reason = "the connection closed: a frame over the limit"
             elif socket.close_code not in (None, WSCloseCode.OK, WSCloseCode.GOING_AWAY):
                 reason = f"the connection closed with code {socket.close_code}"
             break
