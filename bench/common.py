@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import signal
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 
 def log(message: str) -> None:
     """Progress goes to stderr so stdout holds only the results (or the JSON)."""
     print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path, name: str) -> Iterator[Path]:
+    """A new directory `.tmp-NAME-*` under `parent` (git ignores `bench/.tmp-*/`), removed on
+    every exit."""
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

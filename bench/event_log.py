@@ -29,9 +29,7 @@ import json
 import os
 import pstats
 import queue
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +39,8 @@ from typing import Any
 
 import apsw
 import cbor2
-from common import log, percentile
+import sync_package  # noqa: F401 - first: `sync` is the project's package, not bench/sync.py
+from common import log, percentile, scratch_dir
 from event_log_report import (
     LEVELS,
     PAYLOAD,
@@ -522,15 +521,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".tmp-event-log-", dir=args.dir))
-    try:
+    with scratch_dir(args.dir, "event-log") as work:
         fs = filesystem_of(work)
         log(f"benchmarking in {work} ({fs['type']} on {fs['device']})")
         measurements = measure(work, args)
         report = build_report(args, work, measurements)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(report))
     else:

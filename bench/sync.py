@@ -40,44 +40,34 @@ import asyncio
 import functools
 import math
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# This file's name shadows the project's `sync` package, which performer_edge imports, and
-# bench/ is sys.path[0] when it runs as a script: import the package with bench/ off the path,
-# then put bench/ back for the helpers next to this file.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-from sync import codec  # noqa: E402
-from sync.messages import Events  # noqa: E402
-from sync.session import SessionConfig  # noqa: E402
-
-sys.path.insert(0, str(_BENCH))
-
-import aiohttp  # noqa: E402
-from auth_servers import (  # noqa: E402
+import aiohttp
+import sync_package  # noqa: F401 - first: `sync` is the project's package, not this file
+from auth_servers import (
     ensure_pyspy,
     filesystem_type,
 )
-from common import emit, log, ratio, run_script  # noqa: E402
-from event_log_report import PAYLOAD  # noqa: E402
-from load import process_cpu_seconds, process_memory  # noqa: E402
-from nacl.signing import SigningKey, VerifyKey  # noqa: E402
-from sync_profile import start_pyspy, stop_pyspy  # noqa: E402
-from sync_report import print_report  # noqa: E402
-from sync_servers import FIRST_POLL_S, TRANSPORTS, Serve, held, join  # noqa: E402
+from common import emit, log, ratio, run_script, scratch_dir
+from event_log_report import PAYLOAD
+from load import process_cpu_seconds, process_memory
+from nacl.signing import SigningKey, VerifyKey
+from sync_profile import start_pyspy, stop_pyspy
+from sync_report import print_report
+from sync_servers import FIRST_POLL_S, TRANSPORTS, Serve, held, join
 
-from performer_edge.config import Settings  # noqa: E402
-from performer_edge.core.db import WriteTx  # noqa: E402
-from performer_edge.core.events import check_shape, encode_payload, sign_event  # noqa: E402
-from performer_edge.node import Node  # noqa: E402
-from performer_edge.peers.bridge import from_wire, to_wire  # noqa: E402
+from performer_edge.config import Settings
+from performer_edge.core.db import WriteTx
+from performer_edge.core.events import check_shape, encode_payload, sign_event
+from performer_edge.node import Node
+from performer_edge.peers.bridge import from_wire, to_wire
+from sync import codec
+from sync.messages import Events
+from sync.session import SessionConfig
 
 KIND = "app.bench"
 SCOPE = "bench"
@@ -419,16 +409,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pyspy = ensure_pyspy() if args.profile else None
-    args.dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".tmp-sync-", dir=args.dir))
-    report: dict[str, Any] = {}
-    try:
+    with scratch_dir(args.dir, "sync") as work:
         log(f"benchmarking in {work} ({filesystem_type(work)})")
         load_before = os.getloadavg()[0]
         measured = asyncio.run(measure(work, args, pyspy))
         report = build_report(args, work, measured, (load_before, os.getloadavg()[0]))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     emit(report, args.json, print_report)
     return 0
 

@@ -27,32 +27,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-# This file's directory holds bench/sync.py, whose name shadows the project's `sync` package:
-# import the package with bench/ off the path, then put bench/ back for the helpers.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-import sync.session  # noqa: E402, F401
+import aiohttp
+import sync_package  # noqa: F401 - first: `sync` is the project's package, not bench/sync.py
+from auth_servers import filesystem_type
+from common import emit, log, ratio, run_script, scratch_dir
+from nacl.signing import SigningKey
+from sync_servers import FIRST_POLL_S, Serve, held, join
 
-sys.path.insert(0, str(_BENCH))
-
-import aiohttp  # noqa: E402
-from auth_servers import filesystem_type  # noqa: E402
-from common import emit, log, ratio, run_script  # noqa: E402
-from nacl.signing import SigningKey  # noqa: E402
-from sync_servers import FIRST_POLL_S, Serve, held, join  # noqa: E402
-
-from performer_edge.config import Settings  # noqa: E402
-from performer_edge.core.db import WriteTx  # noqa: E402
-from performer_edge.node import Node  # noqa: E402
+from performer_edge.config import Settings
+from performer_edge.core.db import WriteTx
+from performer_edge.node import Node
 
 TARGET_RATIO = 2.0
 WRITE_BATCH = 2000
@@ -241,15 +232,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".tmp-sync-snapshot-", dir=args.dir))
-    report: dict[str, Any] = {}
-    try:
+    with scratch_dir(args.dir, "sync-snapshot") as work:
         log(f"benchmarking in {work} ({filesystem_type(work)})")
         runs = asyncio.run(measure(work, args))
         report = build_report(args, work, runs)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     emit(report, args.json, print_report)
     return 0
 

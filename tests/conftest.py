@@ -150,6 +150,22 @@ def signed_up(node: RunningNode, password: str = "correct-horse-1") -> tuple[Any
     return client, response.user.id
 
 
+@pytest.fixture(scope="module")
+def service(node: RunningNode) -> Any:
+    """supabase-py with the service_role key, for the module's `node` fixture."""
+    from supabase import create_client
+
+    return create_client(node.url, node.key("service_role"))
+
+
+@pytest.fixture(scope="module")
+def anon(node: RunningNode) -> Any:
+    """supabase-py with the anon key, for the module's `node` fixture."""
+    from supabase import create_client
+
+    return create_client(node.url, node.key("anon"))
+
+
 @pytest.fixture
 def serving() -> Iterator[Callable[..., RunningNode]]:
     started: list[RunningNode] = []

@@ -26,16 +26,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
 
 
 @pytest.fixture(scope="module")
-def service(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("service_role"))
-
-
-@pytest.fixture(scope="module")
-def anon(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("anon"))
-
-
-@pytest.fixture(scope="module")
 def alice(node: RunningNode) -> tuple[Client, str]:
     return signed_up(node)
 

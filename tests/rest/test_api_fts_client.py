@@ -37,16 +37,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     stop(running)
 
 
-@pytest.fixture(scope="module")
-def service(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("service_role"))
-
-
-@pytest.fixture(scope="module")
-def anon(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("anon"))
-
-
 def titles(response: Any) -> list[str]:
     return [row["title"] for row in response.data]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningNode, serve_module
 from storage3.exceptions import StorageApiError
-from supabase import Client, create_client
+from supabase import Client
 
 from performer_edge.core.tokens import TokenKeys, private_key_from_pem
 
@@ -21,16 +21,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     yield from serve_module(tmp_path_factory, "storage", "--migrations", str(MIGRATIONS))
-
-
-@pytest.fixture(scope="module")
-def service(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("service_role"))
-
-
-@pytest.fixture(scope="module")
-def anon(node: RunningNode) -> Client:
-    return create_client(node.url, node.key("anon"))
 
 
 def data_dir(node: RunningNode) -> Path:
