@@ -2,9 +2,10 @@
 
 A row event's `effect` (a `RowChange`, with its cascade) says what a reader saw before and after
 it, for local writes and peers' events alike; `table_changes` turns it into `TableChange`s with
-records in API shape and typed columns. An event read back from the log (a replay) has no
-effect: its change is rebuilt from the write itself (`record` holds the columns it set,
-`old_record` the primary key), which is what Postgres sends without REPLICA IDENTITY FULL.
+records in API shape and typed columns. `old_record` follows the table's replica identity
+(`alter table ... replica identity`), as Postgres logs it. An event read back from the log (a
+replay) has no effect: its change is rebuilt from the write itself (`record` holds the columns
+it set, `old_record` the primary key).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from performer_edge.core import hlc
 from performer_edge.core.events import Event
 from performer_edge.errors import PerformerError
 from performer_edge.realtime.bindings import ColumnTypes
-from performer_edge.rest.catalog import Catalog, Column, Table
+from performer_edge.rest.catalog import Catalog, Column, ReplicaIdentity, Table
 from performer_edge.rest.compile_functions import api_value
 from performer_edge.rest.row_format import OP_OF_KIND, RowOp, SqlValue, parse_row_event
 from performer_edge.rest.row_merge import RowChange
@@ -65,8 +66,25 @@ class TableChange:
         if self.stored_new is not None:
             data["record"] = _selected(self.api_record(self.stored_new), select)
         if self.stored_old is not None:
-            data["old_record"] = _selected(self.api_record(self.stored_old), select)
+            data["old_record"] = _selected(self.api_record(self.old_identity()), select)
         return {"ids": ids, "data": data}
+
+    def old_identity(self) -> Record:
+        """What of the old row Postgres logs and Realtime sends as `old_record`: the primary
+        key by default, the whole row with REPLICA IDENTITY FULL (but only the key of a delete
+        from a table with row level security), nothing with NOTHING."""
+        assert self.stored_old is not None
+        identity = self.table.replica_identity
+        if identity is ReplicaIdentity.NOTHING:
+            return {}
+        if identity is ReplicaIdentity.FULL and not (
+            self.kind == "DELETE" and self.table.rls_enabled
+        ):
+            return self.stored_old
+        keys = self.table.primary_key
+        if identity is ReplicaIdentity.INDEX:
+            keys = self.table.replica_index_columns
+        return {k: v for k, v in self.stored_old.items() if k in keys}
 
 
 def pg_type_name(column: Column) -> str:

@@ -95,6 +95,16 @@ class IdentityKind(StrEnum):
     BY_DEFAULT = "by_default"
 
 
+class ReplicaIdentity(StrEnum):
+    """How much of a changed row's old version Realtime sends (`alter table ... replica
+    identity`): the primary key, the whole row, nothing, or a unique index's columns."""
+
+    DEFAULT = "default"
+    FULL = "full"
+    NOTHING = "nothing"
+    INDEX = "index"
+
+
 @dataclass(frozen=True)
 class ColumnDefault:
     """A column default. `sqlite` is the DDL DEFAULT expression ("" when the writer fills it)."""
@@ -183,6 +193,8 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
     checks: tuple[CheckConstraint, ...] = ()
     rls_enabled: bool = False
+    replica_identity: ReplicaIdentity = ReplicaIdentity.DEFAULT
+    replica_index_columns: tuple[str, ...] = ()  # with ReplicaIdentity.INDEX
 
     @property
     def key(self) -> str:

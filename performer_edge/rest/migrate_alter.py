@@ -15,6 +15,7 @@ from performer_edge.rest.catalog import (
     Catalog,
     Column,
     DefaultKind,
+    ReplicaIdentity,
     Table,
     relation_key,
 )
@@ -58,6 +59,15 @@ class _Alter:
             t.schema, t.name, list(t.columns), t.primary_key, t.primary_key_name,
             list(t.unique), list(t.foreign_keys), list(t.checks),
         )  # fmt: skip
+
+    def from_draft(self, draft: TableDraft) -> Table:
+        """The altered table: the draft's columns and constraints, this table's settings."""
+        t = self.table
+        return replace(
+            draft.table(t.rls_enabled),
+            replica_identity=t.replica_identity,
+            replica_index_columns=t.replica_index_columns,
+        )
 
     def replace_table(
         self, new: Table, *, rebuild: bool, copy: dict[str, str] | None = None
@@ -123,7 +133,7 @@ def _add_column(state: _Alter, definition: exp.Expr) -> None:
     draft = state.draft()
     add_column(draft, definition, state.catalog)
     state.notes += draft.notes
-    new = draft.table(state.table.rls_enabled)
+    new = state.from_draft(draft)
     column = new.column(name)
     assert column is not None
     old = state.table
@@ -178,6 +188,8 @@ def _drop_column(state: _Alter, name: str, *, exists: bool) -> None:
     checks = tuple(c for c in table.checks if not mentions_column(c.sqlite, table, name))
     columns = tuple(c for c in table.columns if c.name != name)
     new = replace(table, columns=columns, unique=unique, foreign_keys=fks, checks=checks)
+    if name in table.replica_index_columns:  # the index goes: Postgres then logs nothing
+        new = replace(new, replica_identity=ReplicaIdentity.NOTHING, replica_index_columns=())
     dropped = [
         i
         for i in state.catalog.indexes_for(table.key)
@@ -224,7 +236,7 @@ def _add_constraint(state: _Alter, action: exp.Expr) -> None:
     draft = state.draft()
     for constraint in action.expressions:
         add_table_constraint(draft, constraint, state.catalog)
-    state.replace_table(draft.table(state.table.rls_enabled), rebuild=True)
+    state.replace_table(state.from_draft(draft), rebuild=True)
 
 
 def _rename_column(state: _Alter, action: exp.Expr) -> None:
@@ -255,6 +267,7 @@ def _rename_column(state: _Alter, action: exp.Expr) -> None:
         unique=tuple(replace(u, columns=swap(u.columns)) for u in table.unique),
         foreign_keys=tuple(replace(f, columns=swap(f.columns)) for f in table.foreign_keys),
         checks=tuple(replace(c, sqlite=moved(c.sqlite)) for c in table.checks),
+        replica_index_columns=swap(table.replica_index_columns),
     )
     state.statements.append(
         f"ALTER TABLE {state.quoted} RENAME COLUMN {quote_name(old)} TO {quote_name(new)}"

@@ -157,13 +157,18 @@ def is_row_security(text: str) -> bool:
     return words[-3:] == ["row", "level", "security"]
 
 
-def alter_row_security(text: str, catalog: Catalog) -> Step:
-    """`alter table t enable|disable|force|no force row level security`."""
+def read_alter_table(text: str) -> tuple[TokenReader, bool, tuple[str, str]]:
+    """`alter table [if exists] [only] name`: the reader after the name, `if exists`, the name."""
     reader = TokenReader(text)
     reader.expect("alter", "table")
     exists = reader.accept("if", "exists")
     reader.accept("only")
-    schema, name = reader.qualified_name()
+    return reader, exists, reader.qualified_name()
+
+
+def alter_row_security(text: str, catalog: Catalog) -> Step:
+    """`alter table t enable|disable|force|no force row level security`."""
+    reader, exists, (schema, name) = read_alter_table(text)
     key = relation_key(schema, name)
     table = catalog.tables.get(key)
     if reader.accept("enable"):

@@ -28,6 +28,7 @@ from performer_edge.rest.migrate_policy import (
     drop_policy,
     is_row_security,
 )
+from performer_edge.rest.migrate_replica import alter_replica_identity, is_replica_identity
 from performer_edge.rest.migrate_schema import (
     create_enum,
     create_index,
@@ -149,6 +150,8 @@ def _dispatch(text: str, catalog: Catalog) -> Step:
         return by_words[head](text, catalog)
     if head == ("alter", "table") and is_row_security(text):
         return alter_row_security(text, catalog)
+    if head == ("alter", "table") and is_replica_identity(text):
+        return alter_replica_identity(text, catalog)
     if words[0] == "create" and "function" in words[1:4]:
         return create_function(text, catalog)
     if words[0] == "rollback":

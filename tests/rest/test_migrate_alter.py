@@ -211,3 +211,50 @@ def test_drop_view_cascade_and_drop_table(migrated: tuple[apsw.Connection, Migra
     assert plan.operations[1].sqlite == ("DROP VIEW team_bodies", "DROP TABLE notes")
     assert "public.team_bodies" not in plan.catalog.views and not plan.catalog.policies
     assert rows(con, "SELECT name FROM sqlite_master WHERE name IN ('notes', 'team_bodies')") == []
+
+
+def test_replica_identity_is_a_table_setting_that_alters_keep() -> None:
+    plan = translate(
+        SCHEMA
+        + """
+        create unique index notes_body_key on notes (body);
+        alter table notes replica identity full;
+        alter table notes add column extra text not null default 'x';
+        alter table notes add constraint body_short check (length(body) < 100);
+        alter table if exists only public.notes replica identity using index notes_body_key;
+        alter table notes rename column body to text_body;
+        """
+    )
+    notes = plan.catalog.tables["public.notes"]
+    assert notes.replica_identity == "index" and notes.replica_index_columns == ("text_body",)
+    assert notes.rls_enabled
+    dropped = translate(
+        SCHEMA + "alter table notes add column code text;"
+        "create unique index b on notes (code);"
+        "alter table notes replica identity using index b;"
+        "alter table notes drop column code;"
+    )
+    assert dropped.catalog.tables["public.notes"].replica_identity == "nothing"
+    full = translate(
+        SCHEMA + "alter table notes replica identity full;"
+        "alter table notes add constraint c check (id > 0);"
+    )
+    assert full.catalog.tables["public.notes"].replica_identity == "full"
+    assert (
+        translate(SCHEMA + "alter table if exists nope replica identity full;").operations[-1].kind
+        is OperationKind.NO_OP
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("alter table notes replica identity fully", "expected default, full, nothing"),
+        ("alter table notes replica identity using index nope", "is not a unique index"),
+        ("alter table notes_idx replica identity full", "does not exist"),
+        ("alter table notes replica identity full cascade", "unexpected"),
+    ],
+)
+def test_replica_identity_errors(statement: str, message: str) -> None:
+    with pytest.raises(MigrationError, match=message):
+        translate(SCHEMA + statement)
