@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import resource
 import sys
 from typing import Any
 
@@ -13,6 +15,10 @@ from performer_edge.http.server import serve
 from performer_edge.logs import configure_logging
 from performer_edge.node import Node
 from performer_edge.rest.migrations import apply_migrations, read_migration_files
+
+log = logging.getLogger("performer.serve")
+
+UNLIMITED_NOFILE = 1 << 20  # Linux's default fs.nr_open
 
 
 def register(commands: Any) -> None:
@@ -24,6 +30,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     configure_logging(settings.log_level, settings.log_format)
+    raise_open_files_limit()
     node = Node.open(settings)
     try:
         if settings.migrations is not None:
@@ -37,6 +44,29 @@ def run(args: argparse.Namespace) -> int:
     finally:
         node.close()
     return 0
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Lift the soft limit on open files to the hard one: every realtime client holds a socket,
+    and a distribution's default soft limit (often 1,024) would refuse connections long before
+    the node runs out of anything else. Returns (old soft limit, new soft limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Linux refuses an infinite NOFILE limit: an unlimited hard limit means the kernel's cap.
+    target = hard if hard != resource.RLIM_INFINITY else UNLIMITED_NOFILE
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the open files limit from %d: %s", soft, exc)
+        return soft, soft
+    log.info(
+        "open files limit raised from %d to %d",
+        soft,
+        target,
+        extra={"fields": {"nofile_soft_was": soft, "nofile_soft": target}},
+    )
+    return soft, target
 
 
 def _banner(node: Node, host: str, port: int) -> None:

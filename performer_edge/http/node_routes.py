@@ -17,6 +17,7 @@ async def health(request: web.Request) -> web.Response:
         "version": node.version,
         "node_id": node.identity.node_id,
         "uptime_s": round(node.uptime_s, 3),
+        "realtime": node.realtime.health(),
     }
     if node.peers is not None:
         body["sync"] = node.peers.health()

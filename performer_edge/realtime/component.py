@@ -47,6 +47,15 @@ class RealtimeComponent:
         self.sessions: set[Session] = set()  # WebSocket sessions
         self.sse_sessions: dict[str, Session] = {}  # SSE sessions by the key their POSTs name
 
+    def health(self) -> dict[str, int]:
+        """Realtime figures for `/health`: open connections per transport, channels joined."""
+        sessions = [*self.sessions, *self.sse_sessions.values()]
+        return {
+            "websocket_connections": len(self.sessions),
+            "sse_connections": len(self.sse_sessions),
+            "channels_joined": sum(len(s.members) for s in sessions),
+        }
+
     def install(self, app: web.Application) -> None:
         from performer_edge.realtime import api
 
