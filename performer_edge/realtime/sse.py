@@ -33,6 +33,7 @@ from performer_edge.realtime.component import REALTIME, RealtimeComponent
 from performer_edge.realtime.phoenix import Message, UserBroadcast, Vsn
 
 KEEPALIVE_S = 15.0
+GONE_POLL_S = 1.0
 PUSHABLE = frozenset({"broadcast", "presence", "access_token"})
 
 
@@ -74,6 +75,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         session.interrupt = transport.abort
     key = secrets.token_urlsafe(16)
     realtime.sse_sessions[key] = session
+    watcher = asyncio.create_task(_close_when_gone(request, session))
     try:
         await _write(response, "session", {"session": key}, session.position)
         await _write_delivery(response, first, session)
@@ -81,6 +83,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     except (ConnectionError, RuntimeError):
         pass  # the client went away; it resumes with Last-Event-ID
     finally:
+        watcher.cancel()
         realtime.sse_sessions.pop(key, None)
         realtime.hub.close_session(session)
         session.close("closed")
@@ -122,6 +125,16 @@ def _subscription(request: web.Request) -> tuple[str, dict[str, Any], int | None
     if not last.isdigit():
         raise InvalidInput("Last-Event-ID must be an event id from this stream")
     return name, config, int(last)
+
+
+async def _close_when_gone(request: web.Request, session: Session) -> None:
+    """End the session soon after its client disconnects. aiohttp does not cancel the handler
+    (handler_cancellation is off) and a quiet stream would only find out at its next keepalive
+    write, up to KEEPALIVE_S later: until then the client would still be present to others.
+    Polled: aiohttp offers no disconnect event to wait on."""
+    while (transport := request.transport) is not None and not transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(GONE_POLL_S)
+    session.close("gone")
 
 
 async def _pump(response: web.StreamResponse, session: Session) -> None:

@@ -245,3 +245,28 @@ async def test_resume_says_when_history_is_gone(
         # Still inside the window: the missed broadcast itself comes first.
         assert event == "broadcast" and data["payload"]["payload"] == {"n": 2}, (event, data)
         assert time.monotonic() < deadline, "the missed broadcast never aged out"
+
+
+async def test_a_closed_stream_leaves_presence_within_seconds(
+    node: RunningNode, http: aiohttp.ClientSession
+) -> None:
+    """A client that goes away leaves at once, not at the next keepalive (15 s later)."""
+    channel = f"sse-{uuid.uuid4().hex[:8]}"
+    watcher = EventStream(
+        await subscribe(http, node, channel, {"presence": {"key": "watcher", "enabled": True}})
+    )
+    await watcher.until("presence_state")
+    leaving = await subscribe(http, node, channel, {"presence": {"key": "amy", "enabled": True}})
+    stream = EventStream(leaving)
+    key = (await stream.until("session"))["session"]
+    track = {"event": "presence", "payload": {"event": "track", "payload": {"name": "amy"}}}
+    url = f"{node.url}/realtime/v1/sse/{key}"
+    async with http.post(url, json=track, headers={"apikey": node.key("anon")}) as pushed:
+        assert pushed.status == 202
+    assert "amy" in (await watcher.until("presence_diff"))["payload"]["joins"]
+    leaving.close()
+    closed_at = time.monotonic()
+    diff = await watcher.until("presence_diff")
+    assert "amy" in diff["payload"]["leaves"]
+    assert time.monotonic() - closed_at < 5.0
+    watcher.response.close()
