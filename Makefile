@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions bench-yjs binary clean venv
+.PHONY: serve test test-fast lint format browser-deps web-deps bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions bench-yjs binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,14 +33,44 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 
 js-deps: $(JS_STAMP)
 
+# supabase-js's browser bundle, which `performer demo chat` serves to ws.html (no CDN) and the
+# executable carries (pkg/performer.spec): npm ci in performer_edge/web (node v20+ and npm).
+WEB_DIR := performer_edge/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.installed
+
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null || \
+		{ echo "npm (Node.js v20+) is required to install supabase-js for the chat demo in $(WEB_DIR)"; exit 1; }
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WEB_STAMP)
+
+web-deps: $(WEB_STAMP)
+
+# Debian's chromium, which the chat demo's browser test (tests/web) drives through Playwright.
+# Installed with apt-get when missing (CI runs as root on Debian); elsewhere install Chromium
+# yourself and point CHROMIUM at it (the test is skipped when it finds no browser, outside CI).
+CHROMIUM ?= /usr/bin/chromium
+
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the chat demo's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "browser-deps: $(CHROMIUM) is missing and apt-get cannot install it here (not root," \
+			"or not Debian): install Chromium and set CHROMIUM=/path/to/it, or the demo's browser" \
+			"test is skipped"; \
+	fi
+
 serve: $(STAMP)
 	$(BIN)/performer serve --data $(DATA) --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(JS_STAMP)
+test: $(STAMP) $(JS_STAMP) $(WEB_STAMP) browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow, packaging and network suites: the inner loop while editing.
-test-fast: $(STAMP) $(JS_STAMP)
+test-fast: $(STAMP) $(JS_STAMP) $(WEB_STAMP) browser-deps
 	$(BIN)/python -m pytest -m "not slow and not pkg" $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -89,7 +119,7 @@ $(BENCH_JS_STAMP): bench/js/package.json bench/js/package-lock.json
 bench-yjs: $(STAMP) $(BENCH_JS_STAMP)
 	$(BIN)/python bench/yjs.py
 
-binary: $(STAMP)
+binary: $(STAMP) $(WEB_STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec
 
 clean:

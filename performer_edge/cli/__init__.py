@@ -14,6 +14,7 @@ from performer_edge.cli import (
     auth_cmd,
     cluster_cmd,
     compact_cmd,
+    demo_cmd,
     events_cmd,
     functions_cmd,
     generate_cmd,
@@ -46,6 +47,7 @@ COMMANDS = (
     storage_cmd,
     functions_cmd,
     generate_cmd,
+    demo_cmd,
 )
 
 
