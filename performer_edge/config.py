@@ -92,6 +92,20 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds back that SSE resume (Last-Event-ID) and broadcast.replay reach into the log",
         minimum=0,
     ),
+    Setting(
+        "stream_snapshot_every",
+        int,
+        100,
+        "events of a stream between the snapshots the node makes of it (0: only on request)",
+        minimum=0,
+    ),
+    Setting(
+        "stream_snapshot_keep",
+        int,
+        3,
+        "newest snapshots kept per stream (older ones are deleted)",
+        minimum=1,
+    ),
     Setting("write_group_max", int, 1024, "most write requests committed together", minimum=1),
     Setting("max_body_bytes", int, 50 * 1024 * 1024, "largest request body accepted", minimum=1),
     Setting(
@@ -238,6 +252,8 @@ class Settings:
     bus_queue_size: int = 1024
     max_clock_skew_ms: int = 60_000
     realtime_retention: int = 86_400
+    stream_snapshot_every: int = 100
+    stream_snapshot_keep: int = 3
     write_group_max: int = 1024
     max_body_bytes: int = 50 * 1024 * 1024
     storage_max_file_bytes: int = 5 * 1024**3

@@ -52,6 +52,9 @@ from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_pr
 from performer_edge.storage import projection as storage_projection
 from performer_edge.storage.component import StorageComponent, StorageOptions
 from performer_edge.storage.schema import STORAGE_MERGE_SCHEMA, STORAGE_SCHEMA
+from performer_edge.streams.component import StreamsComponent
+from performer_edge.streams.reducers import StreamFamilies, default_families
+from performer_edge.streams.store import STREAM_TABLES, STREAMS_SCHEMA, index_projection
 
 # The database's schema steps: the core's, then each capability's, in the order they shipped.
 SCHEMA_STEPS: tuple[str, ...] = (
@@ -70,6 +73,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     TRIGGER_RUNS_SCHEMA,
     YDOC_SCHEMA,
     YDOC_STATE_SCHEMA,
+    STREAMS_SCHEMA,
 )
 
 
@@ -95,6 +99,7 @@ class Node:
         *,
         storage: StorageComponent,
         functions: FunctionsComponent,
+        stream_families: StreamFamilies,
     ) -> None:
         self.settings = settings
         self.data_dir = data_dir
@@ -123,6 +128,16 @@ class Node:
             bus,
             outbox_size=settings.bus_queue_size,
             retention_s=settings.realtime_retention,
+        )
+        self.streams = StreamsComponent(
+            db,
+            log,
+            stream_families,
+            tokens,
+            rest.catalog.get,
+            bus,
+            snapshot_every=settings.stream_snapshot_every,
+            snapshot_keep=settings.stream_snapshot_keep,
         )
 
     @classmethod
@@ -158,6 +173,9 @@ class Node:
             projections.register(storage_projection.PROJECTION)
             projections.register(FUNCTIONS_PROJECTION)
             projections.register(YDOC_PROJECTION)
+            # Families register before the index projection, which takes their kinds.
+            stream_families = default_families()
+            projections.register(index_projection(stream_families))
             bus = EventBus(settings.bus_queue_size)
 
             def committed(events: list[Any]) -> None:
@@ -218,7 +236,7 @@ class Node:
                 projections,
                 data_dir.snapshots_dir,
                 state_replaced,
-                local_tables=LOCAL_TABLES | TRIGGER_TABLES,
+                local_tables=LOCAL_TABLES | TRIGGER_TABLES | STREAM_TABLES,
             )
             peers = None
             if cluster is not None:
@@ -252,6 +270,7 @@ class Node:
             peers,
             storage=storage,
             functions=functions,
+            stream_families=stream_families,
         )
 
     @property

@@ -78,7 +78,7 @@ class Event:
             "time": hlc_mod.to_iso(self.hlc),
             "kind": self.kind,
             "scope": self.scope,
-            "payload": _jsonable(self.data),
+            "payload": jsonable(self.data),
             "sig": self.sig.hex(),
         }
 
@@ -144,11 +144,12 @@ def kind_problems(kind: str) -> list[str]:
     return []
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Decoded CBOR as JSON: bytes become `{"$bytes": hex}`."""
     if isinstance(value, bytes):
         return {"$bytes": value.hex()}
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

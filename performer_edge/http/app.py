@@ -32,6 +32,7 @@ def make_app(node: Node) -> web.Application:
     node.storage.install(app)
     node.functions.install(app)
     node.realtime.install(app)
+    node.streams.install(app)
     cluster_api.register(app)
     peer_routes.register(app)
     return app

@@ -55,6 +55,8 @@ STATUS_BY_CODE = {
     "mfa_factor_name_conflict": 422,
     "otp_disabled": 422,
     "email_address_invalid": 400,
+    # Streams: the events a version needs were compacted out of this node's log.
+    "stream_history_compacted": 410,
     # PostgREST's codes whose status is not their class's (supabase-wire.md §1.4).
     "PGRST103": 416,
     "PGRST106": 406,

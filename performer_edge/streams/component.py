@@ -1,0 +1,97 @@
+"""Assembles streams (the service and its snapshot policy) and adds `/performer/v1/streams`.
+
+The policy runs on a bus subscription that takes only the events of a stream: after each
+batch it snapshots the scopes whose head passed a multiple of `stream_snapshot_every`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from performer_edge.core.bus import EventBus, SubscriptionDropped
+from performer_edge.core.db import Database
+from performer_edge.core.log import LogWriter
+from performer_edge.core.tokens import TokenKeys
+from performer_edge.errors import PerformerError
+from performer_edge.realtime.access import CatalogSource
+from performer_edge.streams.reducers import StreamFamilies
+from performer_edge.streams.service import Streams
+
+log = logging.getLogger("performer.streams")
+
+
+class StreamsComponent:
+    def __init__(
+        self,
+        db: Database,
+        log_writer: LogWriter,
+        families: StreamFamilies,
+        tokens: TokenKeys,
+        catalog: CatalogSource,
+        bus: EventBus,
+        *,
+        snapshot_every: int,
+        snapshot_keep: int,
+    ) -> None:
+        self.streams = Streams(
+            db,
+            log_writer,
+            families,
+            snapshot_every=snapshot_every,
+            snapshot_keep=snapshot_keep,
+        )
+        self.tokens = tokens
+        self.catalog = catalog
+        self.bus = bus
+        self.subscribers: set[asyncio.Task[object]] = set()  # open SSE streams, ended at shutdown
+
+    def install(self, app: web.Application) -> None:
+        from performer_edge.streams import api
+
+        app[STREAMS] = self
+        api.register(app)
+        app.cleanup_ctx.append(self._snapshotting)
+        app.on_shutdown.append(self._end_subscribers)
+
+    async def _end_subscribers(self, app: web.Application) -> None:
+        for task in list(self.subscribers):
+            task.cancel()
+
+    async def _snapshotting(self, app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._policy(), name="streams-snapshot-policy")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _policy(self) -> None:
+        families = self.streams.families
+        if self.streams.snapshot_every <= 0:
+            return
+        while True:
+            subscription = self.bus.subscribe(
+                "streams-snapshots", accept=lambda e: families.indexed(e) is not None
+            )
+            try:
+                while True:
+                    scopes = {(await subscription.get()).scope}
+                    while subscription.pending():
+                        scopes.add((await subscription.get()).scope)
+                    try:
+                        await self.streams.apply_policy(scopes)
+                    except PerformerError as error:
+                        log.warning("stream snapshot policy: %s", error)
+            except SubscriptionDropped as dropped:
+                # Fell behind: the next event of each scope makes up for what was missed.
+                if dropped.reason == "the node is shutting down":
+                    return
+            finally:
+                subscription.close()
+
+
+STREAMS = web.AppKey("streams", StreamsComponent)
