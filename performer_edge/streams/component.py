@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -17,12 +16,12 @@ from performer_edge.core.bus import EventBus, SubscriptionDropped
 from performer_edge.core.db import Database
 from performer_edge.core.log import LogWriter
 from performer_edge.core.tokens import TokenKeys
-from performer_edge.errors import PerformerError
 from performer_edge.realtime.access import CatalogSource
+from performer_edge.streams.policy import SnapshotPolicy
 from performer_edge.streams.reducers import StreamFamilies
 from performer_edge.streams.service import Streams
 
-log = logging.getLogger("performer.streams")
+SHUTTING_DOWN = "the node is shutting down"  # the reason EventBus.close gives
 
 
 class StreamsComponent:
@@ -73,23 +72,21 @@ class StreamsComponent:
         families = self.streams.families
         if self.streams.snapshot_every <= 0:
             return
+        policy = SnapshotPolicy(self.streams)
         while True:
             subscription = self.bus.subscribe(
                 "streams-snapshots", accept=lambda e: families.indexed(e) is not None
             )
             try:
                 while True:
-                    scopes = {(await subscription.get()).scope}
+                    batch = [await subscription.get()]
                     while subscription.pending():
-                        scopes.add((await subscription.get()).scope)
-                    try:
-                        await self.streams.apply_policy(scopes)
-                    except PerformerError as error:
-                        log.warning("stream snapshot policy: %s", error)
+                        batch.append(await subscription.get())
+                    await policy.on_committed(batch)
             except SubscriptionDropped as dropped:
-                # Fell behind: the next event of each scope makes up for what was missed.
-                if dropped.reason == "the node is shutting down":
+                if dropped.reason == SHUTTING_DOWN:
                     return
+                policy.forget()  # it missed events: count afresh from the store
             finally:
                 subscription.close()
 

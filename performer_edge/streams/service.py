@@ -17,7 +17,7 @@ import apsw
 import orjson
 
 from performer_edge.core.db import Database
-from performer_edge.core.events import Event, encode_checked
+from performer_edge.core.events import MAX_SCOPE_LENGTH, Event, encode_checked
 from performer_edge.core.log import LogWriter
 from performer_edge.errors import Conflict, InvalidInput, NotFound, TooLarge
 from performer_edge.streams import store
@@ -73,6 +73,10 @@ class Streams:
         self.snapshot_keep = snapshot_keep
 
     def resolve(self, scope: str) -> Stream:
+        if len(scope) > MAX_SCOPE_LENGTH:
+            raise InvalidInput(
+                f"a stream's scope has at most {MAX_SCOPE_LENGTH} characters", code="invalid_scope"
+            )
         family = self.families.of(scope)
         if family is None:
             raise NotFound(
@@ -169,29 +173,23 @@ class Streams:
         )
         return version, state
 
-    async def apply_policy(self, scopes: set[str]) -> None:
-        """Snapshot every scope whose head passed a multiple of `snapshot_every` that has no
-        snapshot yet (at that multiple exactly, so snapshots land on the same versions)."""
+    async def snapshot_if_due(self, scope: str) -> None:
+        """Snapshot the scope at the newest multiple of `snapshot_every` at or below its head,
+        unless that snapshot exists (policy snapshots land on the same versions)."""
         every = self.snapshot_every
-        if every <= 0:
-            return
-        for scope in sorted(scopes):
-            stream = self.resolve(scope)
+        stream = self.resolve(scope)
+        reducer = stream.family.reducer.name
 
-            reducer = stream.family.reducer.name
+        def due(conn: apsw.Connection) -> int | None:
+            mark = store.head(conn, scope) // every * every
+            if mark == 0:
+                return None
+            newest = store.latest_snapshot(conn, scope, mark, reducer)
+            return mark if newest is None or newest.version < mark else None
 
-            def due(
-                conn: apsw.Connection, scope: str = scope, reducer: str = reducer
-            ) -> int | None:
-                mark = store.head(conn, scope) // every * every
-                if mark == 0:
-                    return None
-                newest = store.latest_snapshot(conn, scope, mark, reducer)
-                return mark if newest is None or newest.version < mark else None
-
-            mark = await self.db.read(due)
-            if mark is not None:
-                await self.snapshot(stream, mark, "policy")
+        mark = await self.db.read(due)
+        if mark is not None:
+            await self.snapshot(stream, mark, "policy")
 
 
 def _in_read_tx(conn: apsw.Connection, fn: Callable[..., Any], *args: Any) -> Any:

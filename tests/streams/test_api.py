@@ -184,6 +184,7 @@ async def test_policies_decide_who_reads_and_appends(
     [
         ("GET", "nope:1/snapshot", None, {}, 404, "unknown_stream"),
         ("GET", "actor:/snapshot", None, {}, 404, "unknown_stream"),
+        ("GET", f"actor:{'x' * 1100}/events", None, {}, 400, "invalid_scope"),
         ("GET", "SCOPE/snapshot", None, {"at": 99}, 400, "version_beyond_head"),
         ("GET", "SCOPE/snapshot", None, {"at": -1}, 400, "invalid_version"),
         ("GET", "SCOPE/events", None, {"from": "x"}, 400, "invalid_version"),
