@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from performer_edge.cli.common import add_settings_flags, fail
 from performer_edge.config import SETTINGS, Settings, load_settings
-from performer_edge.errors import Unavailable
+from performer_edge.core.datadir import DataDir
+from performer_edge.errors import ConfigError, Unavailable
 from performer_edge.http.server import serve
 from performer_edge.logs import configure_logging
 from performer_edge.node import Node
 from performer_edge.rest.migrations import apply_migrations, read_migration_files
 from performer_edge.web.chat_demo import (
+    MIGRATION,
     MIGRATIONS_DIR,
     BundleMissing,
     DemoConfig,
@@ -32,7 +36,7 @@ from performer_edge.web.chat_demo import (
 
 DEFAULT_DATA = Path("performer-demo-data")
 # Settings the demo passes through to its node (host and port are the demo's own flags).
-NODE_SETTINGS = ("data", "log_level", "log_format", "api_url", "cors_origins")
+NODE_SETTINGS = ("data", "log_level", "log_format", "api_url", "cors_origins", "jwt_secret")
 
 
 def register(commands: Any) -> None:
@@ -65,17 +69,35 @@ def register(commands: Any) -> None:
         default="127.0.0.1",
         help="address both listen on (default: 127.0.0.1)",
     )
+    chat.add_argument(
+        "--node",
+        metavar="URL",
+        help="use the node serving at URL instead of starting one; it needs the demo's table "
+        "(`performer demo chat --sql > demo_chat_001.sql`, then `performer serve --migrations "
+        "demo_chat_001.sql`)",
+    )
+    chat.add_argument(
+        "--anon-key", help="with --node: the node's anon key (default: read from --data)"
+    )
+    chat.add_argument(
+        "--sql", action="store_true", help="print the demo's migration (its table) and exit"
+    )
     add_settings_flags(chat, NODE_SETTINGS)
     chat.set_defaults(run=run_chat)
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    if args.sql:
+        print(MIGRATION.read_text(encoding="utf-8"), end="")
+        return 0
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     try:
         require_bundle()
     except BundleMissing as exc:
         return fail(str(exc), 1)
+    if args.node:
+        return _use_running_node(args, settings)
     node = Node.open(settings)
     try:
         apply_migrations(
@@ -137,3 +159,65 @@ def _banner(node: Node, runner: web.AppRunner, host: str, api_port: int) -> None
     ]
     print("\n".join(lines), flush=True)
     sys.stdout.flush()
+
+
+def _use_running_node(args: argparse.Namespace, settings: Settings) -> int:
+    url = args.node.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--node must be an http(s) URL, not {args.node!r}")
+    anon_key = args.anon_key or _anon_key_of(settings)
+    config = DemoConfig(anon_key=anon_key, api_url=url)
+    asyncio.run(_serve_pages(config, settings.host, args.page_port))
+    return 0
+
+
+def _anon_key_of(settings: Settings) -> str:
+    data_dir = DataDir(settings.data)
+    if not data_dir.is_initialized():
+        raise ConfigError(
+            f"--node needs --anon-key, or --data with the node's data dir ({settings.data} "
+            "is not one)"
+        )
+    return data_dir.api_keys(data_dir.load_token_keys(settings.jwt_secret)).anon_key
+
+
+async def _serve_pages(config: DemoConfig, host: str, page_port: int) -> None:
+    """Only the pages, for a node that is already serving (and has the demo's table)."""
+    await _check_demo_table(config)
+    try:
+        runner = await start_demo_site(config, host, page_port)
+    except OSError as exc:
+        raise Unavailable(f"cannot serve the demo pages on {host}:{page_port}: {exc}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
+        print(f"Chat demo         http://{shown}:{bound_port(runner)}", flush=True)
+        print(f"  node            {config.api_url}", flush=True)
+        print("Stop with Ctrl-C.", flush=True)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+async def _check_demo_table(config: DemoConfig) -> None:
+    url = f"{config.api_url}/rest/v1/chat_messages?select=id&limit=1"
+    headers = {"apikey": config.anon_key}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+            http.get(url, headers=headers) as response,
+        ):
+            status, text = response.status, await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise Unavailable(f"cannot reach the node at {config.api_url}: {exc}") from exc
+    if status != 200:
+        raise Unavailable(
+            f"the node at {config.api_url} does not serve the demo's chat_messages table "
+            f"(HTTP {status}: {text[:200]}): save it with `performer demo chat --sql > "
+            f"{MIGRATION.name}` and restart the node with `--migrations {MIGRATION.name}`"
+        )

@@ -15,6 +15,7 @@ from aiohttp import web
 WEB_DIR = Path(__file__).resolve().parent
 PAGES_DIR = WEB_DIR / "chat"
 MIGRATIONS_DIR = WEB_DIR / "migrations"
+MIGRATION = MIGRATIONS_DIR / "demo_chat_001.sql"
 # supabase-js's UMD build, installed by `make web-deps` (npm ci in performer_edge/web) and
 # bundled into the executable by pkg/performer.spec. Served locally: the demo loads no CDN.
 SUPABASE_JS = (

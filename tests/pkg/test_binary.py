@@ -154,3 +154,38 @@ def test_serve_health_sigterm_then_keys(binary: Path, tmp_path: Path) -> None:
         assert isinstance(printed[role], str)
         assert printed[role].count(".") == 2  # a JWT
         assert printed[role] in banner  # the same keys the server printed: the same data dir
+
+
+def test_demo_chat_serves_its_pages_and_supabase_js(binary: Path, tmp_path: Path) -> None:
+    """The executable carries the chat demo: its pages, its migration and supabase-js's bundle."""
+    page_port, api_port = free_port(), free_port()
+    command = [str(binary), "demo", "chat", "--data", str(tmp_path / "data")]
+    command += ["--port", str(page_port), "--api-port", str(api_port)]
+    err_path = tmp_path / "demo.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_for_health(f"http://127.0.0.1:{api_port}/health", proc, HEALTH_DEADLINE_S)
+        for path, fragment in (("/ws.html", b"vendor/supabase.js"), ("/vendor/supabase.js", b"")):
+            url = f"http://127.0.0.1:{page_port}{path}"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read()
+            assert response.status == 200 and fragment in body, path
+        assert b"createClient" in body
+        rows = f"http://127.0.0.1:{api_port}/rest/v1/chat_messages"
+        request = urllib.request.Request(rows, headers={"apikey": _anon_key(binary, tmp_path)})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read()) == []  # the demo's migration was applied
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(STOP_DEADLINE_S) == 0, err_path.read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _anon_key(binary: Path, tmp_path: Path) -> str:
+    keys = run(binary, "keys", "--data", str(tmp_path / "data"), "--json")
+    assert keys.returncode == 0, keys.stderr
+    key: str = json.loads(keys.stdout)["anon_key"]
+    return key

@@ -13,11 +13,12 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import performer_command
+from conftest import RunningNode, performer_command
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Browser = playwright_api.Browser
@@ -46,10 +47,8 @@ START_S = 60.0
 class DemoProcess:
     """`performer demo chat` on free ports of 127.0.0.1; its banner gives the pages' URL."""
 
-    def __init__(self, data: Path, log_path: Path) -> None:
-        command = performer_command(
-            "demo", "chat", "--port", "0", "--api-port", "0", "--data", str(data)
-        )
+    def __init__(self, log_path: Path, *args: str) -> None:
+        command = performer_command("demo", "chat", "--port", "0", "--api-port", "0", *args)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "a") as log:
             self.proc = subprocess.Popen(
@@ -146,7 +145,7 @@ def test_ws_and_sse_pages_chat_with_presence_and_history(
 ) -> None:
     data = tmp_path / "data"
     log_path = tmp_path / "demo.log"
-    demo = DemoProcess(data, log_path)
+    demo = DemoProcess(log_path, "--data", str(data))
     errors: list[str] = []
     try:
         chooser = open_page(browser, f"{demo.url}/", errors)
@@ -191,7 +190,7 @@ def test_ws_and_sse_pages_chat_with_presence_and_history(
         demo.stop()
 
     # The history survives a restart of the node (a fresh tab, a fresh user).
-    demo = DemoProcess(data, log_path)
+    demo = DemoProcess(log_path, "--data", str(data))
     try:
         later = open_page(browser, f"{demo.url}/sse.html", errors)
         expect(later.locator("#messages li")).to_have_count(3)
@@ -205,37 +204,6 @@ def test_ws_and_sse_pages_chat_with_presence_and_history(
     finally:
         demo.stop()
     assert not errors, errors
-
-
-def test_pages_and_bundle_are_served_locally(tmp_path: Path) -> None:
-    """Without a browser: the pages, config.js and supabase-js's bundle come from the demo."""
-    import urllib.request
-
-    demo = DemoProcess(tmp_path / "data", tmp_path / "demo.log")
-    try:
-        for path, fragment in (
-            ("/", 'href="ws.html"'),
-            ("/ws.html", 'src="vendor/supabase.js"'),
-            ("/sse.html", 'src="sse.js"'),
-            ("/config.js", "window.PERFORMER_DEMO"),
-            ("/vendor/supabase.js", "createClient"),
-        ):
-            with urllib.request.urlopen(f"{demo.url}{path}", timeout=10) as response:
-                assert response.status == 200
-                assert fragment in response.read().decode(), path
-        assert not any("https://" in src for src in _script_sources(demo.url))
-    finally:
-        demo.stop()
-
-
-def _script_sources(url: str) -> list[str]:
-    import urllib.request
-
-    found: list[str] = []
-    for page in ("ws.html", "sse.html", "index.html"):
-        with urllib.request.urlopen(f"{url}/{page}", timeout=10) as response:
-            found += re.findall(r'src="([^"]+)"', response.read().decode())
-    return found
 
 
 def test_missing_bundle_is_a_clear_error(
@@ -252,3 +220,50 @@ def test_missing_bundle_is_a_clear_error(
     error = capsys.readouterr().err
     assert "supabase-js's browser bundle is missing" in error and "make web-deps" in error
     assert not data.exists()
+
+
+def test_pages_for_a_node_already_serving(
+    tmp_path: Path, serving: Callable[..., RunningNode]
+) -> None:
+    """`--node URL` serves only the pages, for a running node that has the demo's table (from
+    `--sql`); a node without it is refused with how to add it."""
+    printed = subprocess.run(
+        performer_command("demo", "chat", "--sql"), capture_output=True, text=True, check=True
+    )
+    assert "create table chat_messages" in printed.stdout
+    bare = serving(tmp_path / "bare")
+    refused = subprocess.run(
+        performer_command("demo", "chat", "--node", bare.url, "--anon-key", bare.key("anon")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "chat_messages" in refused.stderr and "--sql" in refused.stderr, refused.stderr
+
+    migration = tmp_path / "demo_chat_001.sql"
+    migration.write_text(printed.stdout)
+    data = tmp_path / "data"
+    node = serving(data, "--migrations", str(migration))
+    demo = DemoProcess(tmp_path / "demo.log", "--node", node.url, "--data", str(data))
+    try:
+        assert f'"apiUrl":"{node.url}"' in fetch(demo.url, "/config.js")
+        assert node.key("anon") in fetch(demo.url, "/config.js")
+        # Everything the pages load comes from the demo: supabase-js too, no CDN.
+        assert 'href="ws.html"' in fetch(demo.url, "/")
+        assert "createClient" in fetch(demo.url, "/vendor/supabase.js")
+        for page in ("index.html", "ws.html", "sse.html"):
+            sources = re.findall(r'(?:src|href)="([^"]+)"', fetch(demo.url, f"/{page}"))
+            assert sources and not [s for s in sources if "//" in s], sources
+            for source in sources:
+                fetch(demo.url, f"/{source}")
+    finally:
+        demo.stop()
+
+
+def fetch(base: str, path: str) -> str:
+    with urllib.request.urlopen(f"{base}{path}", timeout=10) as response:
+        assert response.status == 200, path
+        text: str = response.read().decode()
+        return text
