@@ -34,6 +34,7 @@ from performer_edge.functions.registry import FUNCTIONS_SCHEMA
 from performer_edge.functions.registry import PROJECTION as FUNCTIONS_PROJECTION
 from performer_edge.functions.trigger_runs import TRIGGER_RUNS_SCHEMA, TRIGGER_TABLES
 from performer_edge.peers import membership
+from performer_edge.peers.blob_peers import ClusterBlobPeers
 from performer_edge.peers.cluster_events import CLUSTER_SCHEMA
 from performer_edge.peers.cluster_events import PROJECTION as CLUSTER_PROJECTION
 from performer_edge.peers.cluster_state import ClusterState
@@ -51,7 +52,11 @@ from performer_edge.rest.row_tables import ROW_EVENTS_SCHEMA
 from performer_edge.rest.schema import REST_PENDING_SCHEMA, REST_SCHEMA, make_projection
 from performer_edge.storage import projection as storage_projection
 from performer_edge.storage.component import StorageComponent, StorageOptions
-from performer_edge.storage.schema import STORAGE_MERGE_SCHEMA, STORAGE_SCHEMA
+from performer_edge.storage.schema import (
+    STORAGE_EAGER_FETCH_SCHEMA,
+    STORAGE_MERGE_SCHEMA,
+    STORAGE_SCHEMA,
+)
 from performer_edge.streams.component import StreamsComponent
 from performer_edge.streams.reducers import StreamFamilies, default_families
 from performer_edge.streams.store import STREAM_TABLES, STREAMS_SCHEMA, index_projection
@@ -74,6 +79,7 @@ SCHEMA_STEPS: tuple[str, ...] = (
     YDOC_SCHEMA,
     YDOC_STATE_SCHEMA,
     STREAMS_SCHEMA,
+    STORAGE_EAGER_FETCH_SCHEMA,
 )
 
 
@@ -250,6 +256,7 @@ class Node:
                     revoked=cluster_state.revoked,
                     snapshots=snapshots,
                 )
+                storage.use_peers(ClusterBlobPeers(peers), bus, identity.public_key)
         except BaseException:
             data_dir.release_lock()
             raise

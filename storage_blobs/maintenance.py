@@ -23,6 +23,14 @@ DEFAULT_TMP_MAX_AGE_SECONDS = 24 * 3600.0
 Referenced: TypeAlias = Callable[[str], bool] | Container[str]
 """What gc is told is in use: a predicate, or any container of hashes (e.g. a set)."""
 
+Guard: TypeAlias = Callable[[str, Callable[[], bool]], bool]
+"""`guard(hash, move_out)`: the caller's last word before gc removes an unreferenced blob. It
+calls `move_out()` (moves the blob out of the store; False if it was gone) only if the blob is
+still unreferenced, and returns what that returned, or False without calling it. Run under the
+caller's own lock or transaction, the check and the removal are one step for new references."""
+
+_KEPT_BY_GUARD = -2
+
 
 def _check_seconds(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
@@ -96,6 +104,7 @@ def gc(
     *,
     grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
     dry_run: bool = False,
+    guard: Guard | None = None,
 ) -> GcReport:
     """Delete every blob that is not referenced and whose mtime is older than `grace_seconds`.
 
@@ -127,8 +136,11 @@ def gc(
             deleted.append(blob_hash)
             freed += st.st_size
             continue
-        outcome = _collect(layout, blob_hash, path, st.st_size, grace_seconds)
+        outcome = _collect(layout, blob_hash, path, st.st_size, grace_seconds, guard)
         if outcome is None:
+            continue
+        if outcome == _KEPT_BY_GUARD:
+            kept_referenced += 1
             continue
         if outcome < 0:
             kept_recent += 1
@@ -153,14 +165,30 @@ def _is_recent(mtime: float, grace_seconds: float) -> bool:
 
 
 def _collect(
-    layout: Layout, blob_hash: str, path: Path, size: int, grace_seconds: float
+    layout: Layout,
+    blob_hash: str,
+    path: Path,
+    size: int,
+    grace_seconds: float,
+    guard: Guard | None = None,
 ) -> int | None:
-    """Remove one blob; its size if removed, -1 if a concurrent put saved it, None if gone."""
+    """Remove one blob; its size if removed, -1 if a concurrent put saved it, None if gone,
+    `_KEPT_BY_GUARD` if the guard kept it."""
     trash = layout.trash_path(blob_hash)
-    try:
-        os.rename(path, trash)
-    except FileNotFoundError:
-        return None
+    moved: bool | None = None
+
+    def move_out() -> bool:
+        nonlocal moved
+        if moved is None:  # once, even if a guard's transaction is retried
+            try:
+                os.rename(path, trash)
+                moved = True
+            except FileNotFoundError:
+                moved = False
+        return moved
+
+    if not (move_out() if guard is None else guard(blob_hash, move_out)):
+        return _KEPT_BY_GUARD if moved is None else None
     try:
         mtime = os.lstat(trash).st_mtime
     except FileNotFoundError:
@@ -226,6 +254,7 @@ def _gc_leftover_hash(name: str) -> str | None:
 __all__ = [
     "DEFAULT_GC_GRACE_SECONDS",
     "DEFAULT_TMP_MAX_AGE_SECONDS",
+    "Guard",
     "Referenced",
     "cleanup_tmp",
     "gc",

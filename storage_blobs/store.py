@@ -149,10 +149,12 @@ class BlobStore:
         *,
         grace_seconds: float = maintenance.DEFAULT_GC_GRACE_SECONDS,
         dry_run: bool = False,
+        guard: maintenance.Guard | None = None,
     ) -> GcReport:
-        """Delete blobs that are not `referenced` and older than `grace_seconds` (by mtime)."""
+        """Delete blobs that are not `referenced` and older than `grace_seconds` (by mtime);
+        `guard` makes the last reference check and the removal one step (CONTRACT.md)."""
         return maintenance.gc(
-            self._layout, referenced, grace_seconds=grace_seconds, dry_run=dry_run
+            self._layout, referenced, grace_seconds=grace_seconds, dry_run=dry_run, guard=guard
         )
 
     def cleanup_tmp(

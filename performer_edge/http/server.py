@@ -27,6 +27,9 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
     await runner.setup()
     site = web.TCPSite(runner, node.settings.host, node.settings.port, reuse_address=True)
     await site.start()
+    host, port = _bound_address(runner)
+    if peers is not None:  # announced in HELLO: where peers fetch this node's blobs
+        peers.api_url = node.settings.api_url or f"http://{_url_host(host)}:{port}"
     dialer = Dialer(peers, targets) if peers is not None else None
     if peers is not None:
         await peers.start()
@@ -48,7 +51,6 @@ async def serve(node: Node, *, on_ready: Callable[[str, int], None] | None = Non
         loop.add_signal_handler(sig, stop.set)
     discovery: Discovery | None = None
     try:
-        host, port = _bound_address(runner)
         if peers is not None and dialer is not None and node.settings.discovery:
             discovery = _discovery(node, peers, dialer, host, port)
             await discovery.start()
@@ -82,6 +84,10 @@ def _discovery(node: Node, peers: PeerManager, dialer: Dialer, host: str, port: 
         forget=dialer.forget,
         connected=connected,
     )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _bound_address(runner: web.AppRunner) -> tuple[str, int]:

@@ -23,6 +23,7 @@ import aiohttp
 
 from performer_edge.errors import ConfigError, Unavailable
 from performer_edge.peers import transport_sse_client, transport_ws
+from performer_edge.peers.blob_peers import api_base
 from performer_edge.peers.connection import PeerConnection
 from performer_edge.peers.manager import PeerManager
 
@@ -94,8 +95,11 @@ class Dialer:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._found: dict[str, asyncio.Task[None]] = {}  # discovered peers, by service name
+        self._found_bases: dict[str, str] = {}  # their API URLs, by service name
 
     async def start(self) -> None:
+        for target in self.targets:
+            self._remember(target)
         timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S)
         self._http = aiohttp.ClientSession(timeout=timeout)
         self._tasks = [
@@ -108,6 +112,9 @@ class Dialer:
         if name in self._found or self._http is None or self.manager.closing:
             return
         target = parse_target(url)
+        base = self._remember(target)
+        if base is not None:
+            self._found_bases[name] = base
         self._found[name] = asyncio.create_task(
             self._keep_dialing(target), name=f"sync-dial-found-{target.given}"
         )
@@ -117,6 +124,16 @@ class Dialer:
         task = self._found.pop(name, None)
         if task is not None:
             task.cancel()
+        base = self._found_bases.pop(name, None)
+        if base is not None:
+            self.manager.known_urls.pop(base, None)
+
+    def _remember(self, target: Target) -> str | None:
+        """Note the peer's API URL, where storage may fetch blobs (peers.blob_peers)."""
+        base = api_base(target.given)
+        if base is not None:
+            self.manager.known_urls[base] = None
+        return base
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._found.values()]

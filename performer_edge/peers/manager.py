@@ -16,6 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Final
 
 from performer_edge.core.bus import EventBus, SubscriptionDropped
@@ -37,6 +38,7 @@ log = logging.getLogger("performer.peers")
 TICK_S: Final = 1.0
 SHUTDOWN_S: Final = 3.0  # how long closing waits for BYEs to go out
 FEATURES: Final = ("events",)
+MAX_FEATURE: Final = 64  # characters of one HELLO feature (sync/codec.py)
 
 
 def lag(ours: VersionVector, theirs: VersionVector) -> int:
@@ -78,6 +80,10 @@ class PeerManager:
             self.trust.check,
         )
         self.connections: set[PeerConnection] = set()
+        # Where peers' HTTP APIs are (the dialer's targets), and this node's own, announced in
+        # HELLO as `api=<url>` once the server listens: storage fetches blobs there.
+        self.known_urls: dict[str, None] = {}
+        self.api_url: str | None = None
         self.faults: Counter[str] = Counter()  # peer (node id hex, else address) -> faults
         self.events_received = 0
         self.sessions_opened = 0
@@ -126,7 +132,10 @@ class PeerManager:
             raise Unavailable("the node is shutting down", code="shutting_down")
         snapshots = self.snapshots
         horizon = snapshots.horizon if snapshots is not None else VersionVector()
-        session = Session(self.local, vector=self.log.vector(), horizon=horizon, config=self.config)
+        local = self.local
+        if self.api_url is not None and len(self.api_url) <= MAX_FEATURE - len("api="):
+            local = replace(local, features=(*local.features, f"api={self.api_url}"))
+        session = Session(local, vector=self.log.vector(), horizon=horizon, config=self.config)
         host = SessionHost(
             self.db, self.log, session, on_installed=self.state_replaced, snapshots=snapshots
         )

@@ -133,10 +133,15 @@ class ClusterTrust:
     revoked: set[bytes] = field(default_factory=set)
 
     def check(self, hello: Hello) -> str | None:
-        if hello.node_id in self.revoked:
+        return self.check_member(hello.node_id, hello.certificate)
+
+    def check_member(self, node_id: bytes, certificate: bytes) -> str | None:
+        """None when `certificate` makes the (proven) key `node_id` a current member; else
+        why not. Sessions ask it at the handshake, node-signed HTTP requests on each call."""
+        if node_id in self.revoked:
             return "the node's key is revoked"
         try:
-            verify(hello.certificate, self.cluster_id, hello.node_id, self.clock_ms())
+            verify(certificate, self.cluster_id, node_id, self.clock_ms())
         except CertificateError as error:
             return str(error)
         return None

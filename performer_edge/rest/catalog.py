@@ -377,7 +377,8 @@ SYSTEM_TABLES: Mapping[str, Table] = MappingProxyType(
                 "storage",
                 "buckets",
                 "id text,name text,owner uuid,public bool,file_size_limit int8,"
-                "allowed_mime_types text[],created_at timestamptz,updated_at timestamptz",
+                "allowed_mime_types text[],created_at timestamptz,updated_at timestamptz,"
+                "eager_fetch bool",
             ),
             _system_table(
                 "storage",

@@ -113,11 +113,16 @@ async def serve_object(
     if content is not None:
         head: bytes | None = content[start:end]
     else:
-        blobs = storage_of(request).blobs
+        storage = storage_of(request)
+        window = (stored.blob, start, end - start)
         try:
-            file, head = await asyncio.to_thread(_open_blob, blobs, stored.blob, start, end - start)
-        except BlobNotFound:
-            raise errors.no_such_key() from None
+            file, head = await asyncio.to_thread(_open_blob, storage.blobs, *window)
+        except BlobNotFound:  # metadata that came by sync: the bytes are on a peer
+            await storage.fetcher.ensure(stored.blob, stored.size)
+            try:
+                file, head = await asyncio.to_thread(_open_blob, storage.blobs, *window)
+            except BlobNotFound:
+                raise errors.no_such_key() from None
     try:
         response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
         if wanted is not None:

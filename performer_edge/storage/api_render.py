@@ -68,8 +68,12 @@ async def render(
     storage = storage_of(request)
     try:
         data = await asyncio.to_thread(_rendered, storage, stored, transform)
-    except BlobNotFound:
-        raise errors.no_such_key() from None
+    except BlobNotFound:  # metadata that came by sync: the bytes are on a peer
+        await storage.fetcher.ensure(stored.blob, stored.size)
+        try:
+            data = await asyncio.to_thread(_rendered, storage, stored, transform)
+        except BlobNotFound:
+            raise errors.no_such_key() from None
     content_type = MIME_OF[output_format(transform, mimetype)]
     return web.Response(body=data, content_type=content_type, headers=headers)
 

@@ -4,9 +4,12 @@ What keeps a blob: a row of `storage_objects` naming it (any row: policies only 
 caller sees, and a row hidden from everyone is still an object that syncs), or a pin held by an
 upload between storing its bytes and committing its row. The blob store's grace period (every
 put and touch restarts it) covers the instants before a pin is taken, and a copy touches the
-blob it reuses inside its transaction (`objects.copy`). Tombstones reference nothing. The check
-is made per blob, at the last moment before deleting it (storage_blobs/CONTRACT.md, `gc`).
-Imports nothing from the HTTP layer.
+blob it reuses inside its transaction (`objects.copy`). Tombstones reference nothing. A blob
+being fetched from a peer is kept too (`peer_fetch`). The check is made per blob, at the last
+moment before deleting it, twice: first on a reader connection, then again inside a writer
+transaction that also moves the blob out of the store (`last_check`, the blob store's `guard`),
+so that a row arriving from a peer between the first check and the removal (rows from peers
+commit through the same writer) keeps its blob. Imports nothing from the HTTP layer.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import apsw
 
+from performer_edge.core.db import WriteTx
 from storage_blobs import GcReport
 
 if TYPE_CHECKING:
@@ -58,20 +62,44 @@ def _row_names(conn: apsw.Connection, blob: str) -> bool:
     return found.fetchone() is not None
 
 
+def _held(storage: StorageComponent, blob: str) -> bool:
+    return blob in storage.pins or storage.fetcher.fetching(blob)
+
+
 def referenced_by(storage: StorageComponent) -> Callable[[str], bool]:
     """The live predicate gc asks about each candidate blob (from any thread)."""
 
     def referenced(blob: str) -> bool:
-        return blob in storage.pins or storage.db.read_sync(lambda conn: _row_names(conn, blob))
+        return _held(storage, blob) or storage.db.read_sync(lambda conn: _row_names(conn, blob))
 
     return referenced
+
+
+def last_check(storage: StorageComponent) -> Callable[[str, Callable[[], bool]], bool]:
+    """The blob store's gc `guard`: asks again inside a writer transaction, and removes the blob
+    there, so no row can commit between the answer and the removal."""
+
+    def guard(blob: str, move_out: Callable[[], bool]) -> bool:
+        def step(tx: WriteTx) -> bool:
+            if _held(storage, blob) or _row_names(tx.conn, blob):
+                return False
+            return move_out()
+
+        return storage.db.write_sync(step)
+
+    return guard
 
 
 def collect_garbage(
     storage: StorageComponent, *, grace_seconds: int, dry_run: bool = False
 ) -> GcReport:
     """One pass (blocking: run it in a thread while the node serves)."""
-    return storage.blobs.gc(referenced_by(storage), grace_seconds=grace_seconds, dry_run=dry_run)
+    return storage.blobs.gc(
+        referenced_by(storage),
+        grace_seconds=grace_seconds,
+        dry_run=dry_run,
+        guard=last_check(storage),
+    )
 
 
 def maintenance_pass(storage: StorageComponent, grace_seconds: int) -> GcReport:

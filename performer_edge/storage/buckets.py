@@ -77,6 +77,10 @@ def bucket_settings(body: dict[str, Any]) -> dict[str, Any]:
         settings["file_size_limit"] = parse_file_size_limit(body["file_size_limit"])
     if "allowed_mime_types" in body:
         settings["allowed_mime_types"] = parse_mime_types(body["allowed_mime_types"])
+    if "eager_fetch" in body:
+        if not isinstance(body["eager_fetch"], bool):
+            raise errors.invalid_request("eager_fetch must be true or false")
+        settings["eager_fetch"] = body["eager_fetch"]
     return settings
 
 
@@ -86,6 +90,7 @@ def _candidate(bucket: dict[str, Any]) -> dict[str, Any]:
     return {
         **bucket,
         "public": int(bool(bucket.get("public"))),
+        "eager_fetch": int(bool(bucket.get("eager_fetch"))),
         "allowed_mime_types": None if mime_types is None else str(mime_types),
     }
 

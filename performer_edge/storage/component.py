@@ -10,6 +10,7 @@ from typing import Any
 import apsw
 from aiohttp import web
 
+from performer_edge.core.bus import EventBus
 from performer_edge.core.db import Database, WriteTx
 from performer_edge.core.events import Event
 from performer_edge.core.log import LogWriter
@@ -17,6 +18,8 @@ from performer_edge.core.tokens import TokenKeys
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import store
 from performer_edge.storage.blob_gc import BlobPins, run_on_schedule
+from performer_edge.storage.peer_eager import EagerFetch
+from performer_edge.storage.peer_fetch import BlobFetcher, PeerBlobs
 from performer_edge.storage.policies import Access, CatalogSource
 from performer_edge.storage.render_cache import RenderCache
 from performer_edge.storage.resumable import ResumableUploads
@@ -67,6 +70,8 @@ class StorageComponent:
         self.options = options
         self.max_file_bytes = options.max_file_bytes
         self.pins = BlobPins()  # blobs of uploads not yet committed: gc keeps them
+        self.fetcher = BlobFetcher(blobs, self.pins, None)  # blobs from peers (use_peers)
+        self.eager: EagerFetch | None = None
         self.buckets = BucketService(self)
         self.objects = ObjectService(self)
         self.signer = Signer(self)
@@ -97,12 +102,30 @@ class StorageComponent:
     def append(self, tx: WriteTx, kind: str, bucket_id: str, data: Any) -> Event:
         return self.log.append(tx, kind, store.scope_of(bucket_id), data)
 
+    def use_peers(self, peers: PeerBlobs, bus: EventBus, origin: bytes) -> None:
+        """Fetch missing blobs from the cluster (`origin`: this node's id), eagerly for the
+        buckets that ask for it, and serve this node's to the other members."""
+        self.fetcher.peers = peers
+        self.eager = EagerFetch(self, bus, origin)
+
     def install(self, app: web.Application) -> None:
-        from performer_edge.storage import api
+        from performer_edge.storage import api, api_peer_blobs
 
         app[api.STORAGE] = self
         api.register(app)
+        api_peer_blobs.register(app)
         app.cleanup_ctx.append(self._collect_garbage)
+        app.cleanup_ctx.append(self._fetch_from_peers)
+
+    async def _fetch_from_peers(self, app: web.Application) -> AsyncIterator[None]:
+        try:
+            if self.eager is None:
+                yield
+            else:
+                async for _ in self.eager.running():
+                    yield
+        finally:
+            await self.fetcher.close()
 
     def _collect_garbage(self, app: web.Application) -> AsyncIterator[None]:
         options = self.options

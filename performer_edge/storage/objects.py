@@ -91,6 +91,15 @@ def _content(found: store.StoredObject, user_metadata: Any) -> dict[str, Any]:
     }
 
 
+class _BlobElsewhere(Exception):
+    """A copy's source blob is not on this node (its metadata came by sync)."""
+
+    def __init__(self, blob: str, size: int) -> None:
+        super().__init__(blob)
+        self.blob = blob
+        self.size = size
+
+
 class ObjectService:
     def __init__(self, storage: StorageComponent) -> None:
         self.storage = storage
@@ -301,13 +310,20 @@ class ObjectService:
             try:
                 self.storage.blobs.touch(found.blob)  # restart its gc grace (CONTRACT.md)
             except BlobNotFound:
-                raise errors.no_such_key() from None
+                raise _BlobElsewhere(found.blob, found.size) from None
             content = _content(
                 found, found.user_metadata if user_metadata is None else user_metadata
             )
             return self._append_put(tx, context, destination_bucket, destination, existing, content)
 
-        return await self.storage.db.write(write)
+        try:
+            return await self.storage.db.write(write)
+        except _BlobElsewhere as missing:  # metadata that came by sync: fetch, then copy
+            await self.storage.fetcher.ensure(missing.blob, missing.size)
+        try:
+            return await self.storage.db.write(write)
+        except _BlobElsewhere:
+            raise errors.no_such_key() from None
 
     async def remove(
         self, context: RequestContext, bucket_id: str, names: list[str]

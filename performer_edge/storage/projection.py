@@ -31,7 +31,7 @@ from performer_edge.rest.row_registers import (
 )
 from performer_edge.storage import store
 
-BUCKET_FIELDS = ("name", "owner", "public", "file_size_limit", "allowed_mime_types")
+BUCKET_FIELDS = ("name", "owner", "public", "file_size_limit", "allowed_mime_types", "eager_fetch")
 PURGE = "purge"  # the bucket register whose winner is the bucket's latest deletion
 Clock = tuple[int, bytes]
 
@@ -172,7 +172,7 @@ def _purge_objects(conn: apsw.Connection, bucket_id: str, clock: Clock) -> None:
 
 
 def _field_value(field: str, value: Any) -> SqlValue:
-    if field == "public":
+    if field in ("public", "eager_fetch"):
         return int(bool(value))
     if field == "allowed_mime_types":
         return None if value is None else json.dumps(list(value), ensure_ascii=False)
@@ -229,7 +229,8 @@ def _project_bucket(conn: apsw.Connection, bucket_id: str, state: RowState) -> N
     created = hlc_mod.to_iso(existence.clock.hlc)
     conn.execute(
         "INSERT OR REPLACE INTO storage_buckets(id, name, owner, public, file_size_limit, "
-        "allowed_mime_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "allowed_mime_types, created_at, updated_at, eager_fetch) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             bucket_id,
             values.get("name") or bucket_id,
@@ -239,6 +240,7 @@ def _project_bucket(conn: apsw.Connection, bucket_id: str, state: RowState) -> N
             values.get("allowed_mime_types"),
             created,
             updated or created,
+            values.get("eager_fetch") or 0,
         ),
     )
 

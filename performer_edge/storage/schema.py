@@ -51,3 +51,9 @@ CREATE TABLE storage_bucket_state(
     state BLOB NOT NULL
 ) WITHOUT ROWID;
 """
+
+# A bucket whose objects' blobs every node fetches from its peers as soon as their metadata
+# arrives (`eager_fetch`), instead of on their first read (storage.peer_eager).
+STORAGE_EAGER_FETCH_SCHEMA = """
+ALTER TABLE storage_buckets ADD COLUMN eager_fetch INTEGER NOT NULL DEFAULT 0;
+"""

@@ -18,7 +18,7 @@ OBJECT_PUT = "storage.object_put"
 OBJECT_MOVED = "storage.object_moved"
 OBJECTS_DELETED = "storage.objects_deleted"
 
-BUCKET_SETTINGS = ("public", "file_size_limit", "allowed_mime_types")
+BUCKET_SETTINGS = ("public", "file_size_limit", "allowed_mime_types", "eager_fetch")
 
 
 def scope_of(bucket_id: str) -> str:
@@ -35,9 +35,11 @@ class Bucket:
     allowed_mime_types: tuple[str, ...] | None
     created_at: str
     updated_at: str
+    eager_fetch: bool = False  # Performer's: peers fetch its blobs at once (storage.peer_eager)
 
     def to_json(self) -> dict[str, Any]:
-        """The shape both clients parse (supabase-wire.md §3.3); owner is a string, never null."""
+        """The shape both clients parse (supabase-wire.md §3.3); owner is a string, never null.
+        `eager_fetch` is Performer's own; both clients ignore keys they do not know."""
         return {
             "id": self.id,
             "name": self.name,
@@ -50,6 +52,7 @@ class Bucket:
             else list(self.allowed_mime_types),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "eager_fetch": self.eager_fetch,
         }
 
 
@@ -129,7 +132,8 @@ def object_metadata(blob: str, size: int, mimetype: str, cache_control: str, at:
 # -- reads ---------------------------------------------------------------------------------------
 
 _BUCKET_COLUMNS = (
-    "id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at"
+    "id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at, "
+    "eager_fetch"
 )
 OBJECT_COLUMNS = (
     "id, bucket_id, name, owner, metadata, user_metadata, blob, created_at, updated_at, "
@@ -148,6 +152,7 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
         allowed_mime_types=None if mime_types is None else tuple(str(m) for m in mime_types),
         created_at=str(row[6] or ""),
         updated_at=str(row[7] or ""),
+        eager_fetch=bool(row[8]),
     )
 
 

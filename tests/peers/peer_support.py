@@ -72,6 +72,7 @@ async def served(
         node.bus.attach(asyncio.get_running_loop())
         server = TestServer(make_app(node), host="127.0.0.1", port=port)
         await server.start_server()
+        node.peers.api_url = f"http://127.0.0.1:{server.port}"  # as `serve` announces it
         await node.peers.start()
         try:
             yield Served(node, server)

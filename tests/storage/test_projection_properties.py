@@ -16,7 +16,11 @@ from nacl.signing import SigningKey
 from performer_edge.core.events import Event, encode_payload, sign_event
 from performer_edge.core.hlc import pack
 from performer_edge.storage import projection, store
-from performer_edge.storage.schema import STORAGE_MERGE_SCHEMA, STORAGE_SCHEMA
+from performer_edge.storage.schema import (
+    STORAGE_EAGER_FETCH_SCHEMA,
+    STORAGE_MERGE_SCHEMA,
+    STORAGE_SCHEMA,
+)
 
 KEYS = tuple(SigningKey(bytes([n]) * 32) for n in (7, 8, 9))
 T0 = 1_760_000_000_000
@@ -65,6 +69,8 @@ def drawn_events(draw: st.DrawFn) -> Drawn:
         data = {"id": bucket, "name": bucket, "owner": None, "public": draw(st.booleans())}
     elif kind == store.BUCKET_UPDATED:
         data = {"id": bucket, "file_size_limit": draw(st.sampled_from([None, 10, 20]))}
+        if draw(st.booleans()):
+            data["eager_fetch"] = draw(st.booleans())
     elif kind == store.BUCKET_DELETED:
         data = {"id": bucket}
     elif kind == store.OBJECT_PUT:
@@ -105,6 +111,7 @@ def applied(order: list[Event]) -> apsw.Connection:
     conn = apsw.Connection(":memory:")
     conn.execute(STORAGE_SCHEMA)
     conn.execute(STORAGE_MERGE_SCHEMA)
+    conn.execute(STORAGE_EAGER_FETCH_SCHEMA)
     for event in order:
         projection.PROJECTION.apply(conn, event)
     return conn
