@@ -104,6 +104,23 @@ async def test_an_object_uploaded_on_a_is_read_on_b_byte_exact(tmp_path: Path) -
         assert ranged == (206, data[5:100])
 
 
+async def test_a_copy_and_a_signed_download_on_b_fetch_the_blob(tmp_path: Path) -> None:
+    copied, signed = os.urandom(100_000), os.urandom(120_000)
+    async with pair(tmp_path) as (a, b):
+        bucket, name = await upload(a, copied)
+        await client(a).from_(bucket).upload("signed.bin", signed)
+        await wait_for(lambda: has_row(b, bucket, "signed.bin"), "the objects on B")
+
+        await client(b).from_(bucket).copy(name, "copy.bin")
+        assert await client(b).from_(bucket).download("copy.bin") == copied
+        url = (await client(b).from_(bucket).create_signed_url("signed.bin", 60))["signedURL"]
+        assert url.startswith(b.url)
+        async with aiohttp.ClientSession() as http, http.get(url) as answer:
+            assert answer.status == 200
+            assert await answer.read() == signed
+        assert storage(b).fetcher.fetched == 2
+
+
 async def test_an_eager_bucket_gets_its_blobs_without_a_read(tmp_path: Path) -> None:
     lazy_data, eager_data, seeded_data = (os.urandom(n) for n in (200_000, 300_000, 100_000))
     migration = tmp_path / "001_media.sql"
@@ -187,11 +204,19 @@ async def test_the_blob_endpoint_serves_members_only(tmp_path: Path) -> None:
                 now,
             )
 
+        def stale_headers(signed_path: str) -> dict[str, str]:
+            local = b.peers.local
+            then = now - 300_000
+            return node_requests.signed_headers(
+                local.sign, local.cluster_id, local.certificate, "GET", signed_path, then
+            )
+
         cases = [
             ({}, path, 401, b""),
             (stranger_headers(path), path, 403, b""),
             (member.sign("GET", BLOB_PATH + "0" * 64), path, 401, b""),  # signed for another path
             (member.sign("GET", BLOB_PATH + "0" * 64), BLOB_PATH + "0" * 64, 404, b""),
+            (stale_headers(path), path, 401, b""),  # signed 5 minutes ago
             (member.sign("GET", path), path, 200, data),
             ({**member.sign("GET", path), "Range": "bytes=100-199"}, path, 206, data[100:200]),
         ]
