@@ -185,14 +185,20 @@ class Database:
             if item is _STOP:
                 return
             assert isinstance(item, _Read)
-            try:
-                outcome: tuple[bool, Any] = (True, self.read_sync(item.fn))
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiter, who re-raises it
-                outcome = (False, exc)
-            try:
-                item.loop.call_soon_threadsafe(_settle_read, item.future, *outcome)
-            except RuntimeError:
-                log.warning("event loop closed before a read result could be delivered")
+            self._serve_read(item)
+            # Drop the request before waiting for the next: an idle reader would otherwise keep
+            # its last closure and result (say, every realtime listener of a batch) alive.
+            del item
+
+    def _serve_read(self, item: _Read) -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, self.read_sync(item.fn))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter, who re-raises it
+            outcome = (False, exc)
+        try:
+            item.loop.call_soon_threadsafe(_settle_read, item.future, *outcome)
+        except RuntimeError:
+            log.warning("event loop closed before a read result could be delivered")
 
     @property
     def migrations(self) -> tuple[str, ...]:
@@ -230,24 +236,30 @@ class Database:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch: list[_Request] = [first]  # type: ignore[list-item]
-            stop_after = False
-            while len(batch) < self.max_group:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop_after = True
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            for group in _split_exclusive(batch):
-                if group[0].exclusive:
-                    self._run_exclusive(group[0])
-                else:
-                    self._run_group(group)
+            stop_after = self._write_batch(first)  # type: ignore[arg-type]
+            del first  # as in _serve_reads: keep nothing of a finished commit while idle
             if stop_after:
                 return
+
+    def _write_batch(self, first: _Request) -> bool:
+        """Commit `first` and what queued behind it; True when a stop request came in."""
+        batch: list[_Request] = [first]
+        stop_after = False
+        while len(batch) < self.max_group:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop_after = True
+                break
+            batch.append(item)  # type: ignore[arg-type]
+        for group in _split_exclusive(batch):
+            if group[0].exclusive:
+                self._run_exclusive(group[0])
+            else:
+                self._run_group(group)
+        return stop_after
 
     def _run_exclusive(self, request: _Request) -> None:
         tx = WriteTx(self._writer)
