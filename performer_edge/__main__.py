@@ -1,5 +1,5 @@
 """`python -m performer_edge` is the `performer` command."""
 
-from performer_edge.cli import main
+from performer_edge.launch import main
 
 raise SystemExit(main())

@@ -52,6 +52,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     session = Session(vsn, principal.token if principal else None, realtime.outbox_size)
     realtime.sessions.add(session)
+    realtime.memory.opened()
     writer = asyncio.create_task(_write(ws, session, request.transport))
 
     def interrupt() -> None:
@@ -68,6 +69,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             await writer
         if not ws.closed:
             await ws.close()
+        realtime.memory.closed()
     return ws
 
 

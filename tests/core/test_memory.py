@@ -1,0 +1,54 @@
+"""Freed memory goes back to the OS once connections fall to half their peak, once per burst."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from performer_edge.core.memory import TrimAfterDrop
+from performer_edge.launch import needs_c_allocator
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_one_trim_after_a_burst_of_closes() -> None:
+    open_now = [0]
+    trimmer = TrimAfterDrop(lambda: open_now[0], min_peak=4, delay_s=0.05)
+    for _ in range(10):
+        open_now[0] += 1
+        trimmer.opened()
+    for _ in range(4):  # 10 -> 6: above half the peak, nothing to return yet
+        open_now[0] -= 1
+        trimmer.closed()
+    await asyncio.sleep(0.2)
+    assert trimmer.trims == 0
+    for _ in range(6):  # down to 0: several closes, one trim
+        open_now[0] -= 1
+        trimmer.closed()
+    await wait_for(lambda: trimmer.trims == 1)
+    await asyncio.sleep(0.2)
+    assert trimmer.trims == 1
+    assert trimmer.peak == 0
+
+
+async def test_a_small_peak_is_not_worth_a_collection() -> None:
+    open_now = [3]
+    trimmer = TrimAfterDrop(lambda: open_now[0], min_peak=4, delay_s=0.01)
+    trimmer.opened()
+    open_now[0] = 0
+    trimmer.closed()
+    await asyncio.sleep(0.1)
+    assert trimmer.trims == 0
+
+
+def test_only_serve_switches_allocator_and_the_user_choice_wins() -> None:
+    assert needs_c_allocator(["serve", "--data", "x"], {})
+    assert not needs_c_allocator(["serve"], {"PYTHONMALLOC": "pymalloc"})
+    assert not needs_c_allocator(["keys"], {})
+    assert not needs_c_allocator([], {})
