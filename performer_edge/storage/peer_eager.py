@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import apsw
@@ -55,6 +56,11 @@ def _object_blobs(conn: apsw.Connection, buckets: set[str]) -> list[tuple[str, i
     return list(found.items())
 
 
+def _still_named(conn: apsw.Connection, *, blob: str) -> bool:
+    found = conn.execute("SELECT 1 FROM storage_objects WHERE blob = ? LIMIT 1", (blob,))
+    return found.fetchone() is not None
+
+
 def _written_blobs(event: Event) -> list[tuple[str, str, int]]:
     """(bucket, blob, size) an object event writes."""
     data: Any = event.data
@@ -87,7 +93,7 @@ class EagerFetch:
         self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._queued: set[str] = set()
         self._retry: dict[str, tuple[int, float, float]] = {}  # blob -> size, due, delay
-        self._rescan = asyncio.Event()
+        self.retry_min_s = RETRY_MIN_S  # tests shrink it
 
     async def running(self) -> AsyncIterator[None]:
         tasks = [
@@ -159,10 +165,11 @@ class EagerFetch:
         while True:
             blob, size = await self._queue.get()
             try:
-                await self.storage.fetcher.ensure(blob, size)
-                self._retry.pop(blob, None)
+                if await self.storage.db.read(partial(_still_named, blob=blob)):
+                    await self.storage.fetcher.ensure(blob, size)
+                self._retry.pop(blob, None)  # fetched, or no object needs it any more
             except (PerformerError, OSError) as exc:  # no peer had it, or the disk failed
-                _, _, delay = self._retry.get(blob, (size, 0.0, RETRY_MIN_S / 2))
+                _, _, delay = self._retry.get(blob, (size, 0.0, self.retry_min_s / 2))
                 delay = min(RETRY_MAX_S, delay * 2)
                 self._retry[blob] = (size, time.monotonic() + delay, delay)
                 log.info(
@@ -178,7 +185,7 @@ class EagerFetch:
         """Requeue retries when due; rescan every RESCAN_S."""
         last_scan = time.monotonic()
         while True:
-            await asyncio.sleep(min(RETRY_MIN_S, RESCAN_S) / 5)
+            await asyncio.sleep(min(self.retry_min_s, RESCAN_S) / 5)
             now = time.monotonic()
             for blob, (size, due, _) in list(self._retry.items()):
                 if due <= now and blob not in self._queued:

@@ -151,6 +151,30 @@ async def test_an_eager_bucket_gets_its_blobs_without_a_read(tmp_path: Path) -> 
         assert storage(b).fetcher.fetched == 3
 
 
+async def test_an_eager_fetch_no_peer_can_serve_yet_is_tried_again(tmp_path: Path) -> None:
+    data = os.urandom(150_000)
+    blob = hashlib.sha256(data).hexdigest()
+    join(tmp_path / "a")
+    join(tmp_path / "b")
+    async with served(tmp_path / "a") as a, served(tmp_path / "b") as b:
+        eager = storage(b).eager
+        assert eager is not None
+        eager.retry_min_s = 0.2
+        await upload(a, data, eager_fetch=True)  # before A and B are in session
+        on_a = blob_path(a, blob)
+        on_a.chmod(0o644)
+        with on_a.open("r+b") as file:  # A's only copy is damaged for now
+            file.write(bytes([data[0] ^ 0xFF]))
+        async with dialing(a, b.url):
+            await wait_for(lambda: storage(b).fetcher.refused >= 1, "B's first attempt")
+            assert not storage(b).blobs.has(blob)
+            with on_a.open("r+b") as file:  # repaired
+                file.write(data[:1])
+            await wait_for(lambda: storage(b).blobs.has(blob), "B trying again")
+            assert storage(b).blobs.verify(blob)
+            await wait_for(lambda: eager.pending() == 0, "nothing left to fetch")
+
+
 async def test_a_copy_that_does_not_verify_is_refused_and_not_stored(tmp_path: Path) -> None:
     data = os.urandom(500_000)
     blob = hashlib.sha256(data).hexdigest()
