@@ -36,7 +36,15 @@ from performer_edge.web.chat_demo import (
 
 DEFAULT_DATA = Path("performer-demo-data")
 # Settings the demo passes through to its node (host and port are the demo's own flags).
-NODE_SETTINGS = ("data", "log_level", "log_format", "api_url", "cors_origins", "jwt_secret")
+NODE_SETTINGS = (
+    "data",
+    "log_level",
+    "log_format",
+    "api_url",
+    "cors_origins",
+    "jwt_secret",
+    "jwt_expiry",
+)
 
 
 def register(commands: Any) -> None:

@@ -2,17 +2,19 @@
 ws.html page (supabase-js) and an sse.html page (EventSource) chat, see each other in presence,
 keep the history over a reload and a restart of the node, and see a closed page leave.
 
-Screenshots go to test-artifacts/chat-demo/ (or $PERFORMER_TEST_ARTIFACTS/chat-demo/).
+Screenshots go to test-artifacts/chat-demo/TEST/ (or $PERFORMER_TEST_ARTIFACTS/chat-demo/TEST/).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -83,9 +85,9 @@ class DemoProcess:
 
 
 @pytest.fixture
-def artifacts() -> Path:
+def artifacts(request: pytest.FixtureRequest) -> Path:
     base = Path(os.environ.get("PERFORMER_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-    folder = base / "chat-demo"
+    folder = base / "chat-demo" / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
@@ -220,6 +222,46 @@ def test_missing_bundle_is_a_clear_error(
     error = capsys.readouterr().err
     assert "supabase-js's browser bundle is missing" in error and "make web-deps" in error
     assert not data.exists()
+
+
+@pytest.mark.slow
+def test_pages_outlive_their_first_tokens(
+    tmp_path: Path, browser: Browser, artifacts: Path
+) -> None:
+    """With 30 s tokens both pages refresh theirs (supabase-js by itself, sse.js by its timer)
+    and push them to the channel: past the first tokens' expiry they still chat and are still
+    online to each other."""
+    demo = DemoProcess(
+        tmp_path / "demo.log", "--data", str(tmp_path / "data"), "--jwt-expiry", "30"
+    )
+    errors: list[str] = []
+    try:
+        ws = open_page(browser, f"{demo.url}/ws.html", errors)
+        sse = open_page(browser, f"{demo.url}/sse.html", errors)
+        join(ws, "alice")
+        join(sse, "bob")
+        online(ws, ["alice", "bob"])
+        first = {
+            page: json.loads(page.evaluate(f"sessionStorage.getItem('{key}')"))
+            for page, key in ((ws, "performer-chat-ws-auth"), (sse, "performer-chat-sse-auth"))
+        }
+        expired_at = max(session["expires_at"] for session in first.values()) + 2
+        while time.time() < expired_at:  # the condition is the clock: the first tokens expire
+            ws.wait_for_timeout(500)
+        for page, key in ((ws, "performer-chat-ws-auth"), (sse, "performer-chat-sse-auth")):
+            now = json.loads(page.evaluate(f"sessionStorage.getItem('{key}')"))
+            assert now["access_token"] != first[page]["access_token"], key
+        send(ws, "alice after the first token")
+        send(sse, "bob after the first token")
+        for page in (ws, sse):
+            shows_message(page, "alice", "alice after the first token")
+            shows_message(page, "bob", "bob after the first token")
+            online(page, ["alice", "bob"])
+            expect(page.locator("#status")).to_have_attribute("data-state", "connected")
+        sse.screenshot(path=str(artifacts / "5-sse-after-token-refresh.png"))
+    finally:
+        demo.stop()
+    assert not errors, errors
 
 
 def test_pages_for_a_node_already_serving(

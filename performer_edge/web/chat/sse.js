@@ -33,17 +33,30 @@
     return data;
   }
 
+  // Refresh a minute before expiry, or a quarter of the lifetime for short-lived tokens.
+  const margin = (session) => Math.min(REFRESH_MARGIN_S, session.expires_in / 4);
+
   function keep(session) {
     auth = session;
     sessionStorage.setItem(AUTH_KEY, JSON.stringify(session));
+    scheduleRefresh();
+  }
+
+  function scheduleRefresh() {
     clearTimeout(refreshTimer);
-    const due = (session.expires_at - REFRESH_MARGIN_S) * 1000 - Date.now();
-    refreshTimer = setTimeout(refresh, Math.max(due, 1000));
+    const due = (auth.expires_at - margin(auth)) * 1000 - Date.now();
+    refreshTimer = setTimeout(
+      () => refresh().catch((error) => Chat.status(`token refresh failed: ${error.message}`, 'error')),
+      Math.max(due, 1000),
+    );
   }
 
   // An anonymous sign-in (GoTrue: POST /auth/v1/signup with no email), refreshed before expiry.
   async function accessToken() {
-    if (auth && auth.expires_at - REFRESH_MARGIN_S > Date.now() / 1000) return auth.access_token;
+    if (auth && auth.expires_at - margin(auth) > Date.now() / 1000) {
+      scheduleRefresh(); // after a reload, the stored session's timer is gone
+      return auth.access_token;
+    }
     if (auth) {
       try {
         return await refresh();
@@ -138,19 +151,23 @@
     on('system', (data) => {
       if (data && data.payload && data.payload.status === 'error') Chat.status(data.payload.message, 'error');
     });
+    // The server closed the channel (e.g. its token expired before a refresh reached it).
+    on('phx_close', () => resubscribe(name));
     source.addEventListener('error', (event) => {
       if (event.data) {
         Chat.status(`closed by the server: ${JSON.parse(event.data).reason}`, 'error');
       }
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (e.g. the token in the URL expired): subscribe again.
-        Chat.status('reconnecting', 'connecting');
-        sessionKey = null;
-        setTimeout(() => join(name).catch((error) => Chat.status(error.message, 'error')), 2000);
-      } else {
-        Chat.status('reconnecting', 'connecting');
-      }
+      // The browser retries by itself with Last-Event-ID unless it gave up (e.g. a 401).
+      if (source.readyState === EventSource.CLOSED) resubscribe(name);
+      else Chat.status('reconnecting', 'connecting');
     });
+  }
+
+  function resubscribe(name) {
+    Chat.status('reconnecting', 'connecting');
+    source.close();
+    sessionKey = null;
+    setTimeout(() => join(name).catch((error) => Chat.status(error.message, 'error')), 1000);
   }
 
   async function send(row) {
