@@ -58,10 +58,11 @@ class Reducer(Protocol):
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: objects merge key by key, null removes, anything else replaces."""
+    """RFC 7396 JSON merge patch: objects merge key by key, null removes, anything else replaces.
+    Changes `target` in place when it is an object (a fold owns its state)."""
     if not isinstance(patch, dict):
         return patch
-    result = dict(target) if isinstance(target, dict) else {}
+    result = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -72,18 +73,26 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def apply_op(state: Any, op: str, path: list[str], value: Any) -> Any:
     """`set` replaces, `merge` merge-patches, `append` adds to an array, at `path` (object keys
-    from the root; missing objects on the way are made)."""
+    from the root; missing objects on the way are made). In place, so a fold of n events costs
+    O(n), not O(n x state)."""
     if path:
-        node = dict(state) if isinstance(state, dict) else {}
-        node[path[0]] = apply_op(node.get(path[0]), op, path[1:], value)
-        return node
+        root = state if isinstance(state, dict) else {}
+        node = root
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[path[-1]] = apply_op(node.get(path[-1]), op, [], value)
+        return root
     if op == "set":
         return value
     if op == "merge":
         return merge_patch(state, value)
-    items = list(state) if isinstance(state, list) else []
-    items.append(value)
-    return items
+    if isinstance(state, list):
+        state.append(value)
+        return state
+    return [value]
 
 
 def parse_op(item: Any, where: str) -> dict[str, Any]:

@@ -55,9 +55,12 @@ WHERE ((kind GLOB 'app.*' OR kind GLOB 'actor.*') AND scope GLOB 'actor:?*')
 """
 STREAMS_SCHEMA = TABLES + BACKFILL
 
+# The newest version by a descending seek of the primary key: max(version) would read every
+# version of the scope (SQLite's min/max shortcut does not apply under a WHERE).
+_HEAD = "SELECT version FROM stream_index WHERE scope = ?1 ORDER BY version DESC LIMIT 1"
 _INDEX = (
     "INSERT OR IGNORE INTO stream_index(scope, version, origin, seq) "
-    "SELECT ?1, coalesce(max(version), 0) + 1, ?2, ?3 FROM stream_index WHERE scope = ?1"
+    f"VALUES (?1, coalesce(({_HEAD}), 0) + 1, ?2, ?3)"
 )
 
 
@@ -87,8 +90,8 @@ class StoredSnapshot:
 
 
 def head(conn: apsw.Connection, scope: str) -> int:
-    row = conn.execute("SELECT max(version) FROM stream_index WHERE scope = ?", (scope,)).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    row = conn.execute(_HEAD, (scope,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def events_between(
