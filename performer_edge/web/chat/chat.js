@@ -6,7 +6,9 @@
 const Chat = (() => {
   const config = window.PERFORMER_DEMO;
   const apiUrl = config.apiUrl || `${location.protocol}//${location.hostname}:${config.apiPort}`;
-  const room = new URLSearchParams(location.search).get('room') || 'lobby';
+  // ?room=NAME; a name goes into a channel name and a filter (room=eq.NAME), so keep it plain.
+  const asked = new URLSearchParams(location.search).get('room') || '';
+  const room = /^[A-Za-z0-9_-]{1,64}$/.test(asked) ? asked : 'lobby';
   // One presence key per tab, kept across reloads of that tab (sessionStorage is per tab).
   const tabId = sessionStorage.getItem('chat-tab') || crypto.randomUUID();
   sessionStorage.setItem('chat-tab', tabId);
