@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format browser-deps web-deps bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-functions bench-yjs binary clean venv
+.PHONY: serve test test-fast lint format browser-deps web-deps bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-storage-fetch bench-functions bench-yjs binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,10 @@ bench-sync-snapshot: $(STAMP)
 # Upload/download of a 200 MB file and of 10,000 small files against PocketBase's file fields.
 bench-storage: $(STAMP)
 	$(BIN)/python bench/storage.py
+
+# A 200 MB object uploaded on one node and read on another, which fetches its blob first.
+bench-storage-fetch: $(STAMP)
+	$(BIN)/python bench/storage_fetch.py
 
 # Function invocations through HTTP (command and raw ABIs, cold and warm) against /health.
 bench-functions: $(STAMP)
