@@ -131,10 +131,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _serve_chat(node: Node, page_port: int) -> None:
     config = DemoConfig(anon_key=node.api_keys.anon_key, api_url=node.settings.api_url)
     host = node.settings.host
-    try:
-        runner = await start_demo_site(config, host, page_port)
-    except OSError as exc:
-        raise Unavailable(f"cannot serve the demo pages on {host}:{page_port}: {exc}") from exc
+    runner = await _start_pages(config, host, page_port)
     try:
 
         def ready(api_host: str, api_port: int) -> None:
@@ -152,11 +149,9 @@ async def _serve_chat(node: Node, page_port: int) -> None:
 
 
 def _banner(node: Node, runner: web.AppRunner, host: str, api_port: int) -> None:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
-    shown = f"[{shown}]" if ":" in shown else shown
     api_host = f"[{host}]" if ":" in host else host
     lines = [
-        f"Chat demo         http://{shown}:{bound_port(runner)}",
+        f"Chat demo         {_pages_url(runner, host)}",
         "  pages           index.html (pick a transport), ws.html (supabase-js over WebSocket),"
         " sse.html (EventSource)",
         f"  API URL           http://{api_host}:{api_port}",
@@ -167,6 +162,20 @@ def _banner(node: Node, runner: web.AppRunner, host: str, api_port: int) -> None
     ]
     print("\n".join(lines), flush=True)
     sys.stdout.flush()
+
+
+async def _start_pages(config: DemoConfig, host: str, port: int) -> web.AppRunner:
+    try:
+        return await start_demo_site(config, host, port)
+    except OSError as exc:
+        raise Unavailable(f"cannot serve the demo pages on {host}:{port}: {exc}") from exc
+
+
+def _pages_url(runner: web.AppRunner, host: str) -> str:
+    """The URL to open: `localhost` for a loopback or wildcard address (as the issue says)."""
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{bound_port(runner)}"
 
 
 def _use_running_node(args: argparse.Namespace, settings: Settings) -> int:
@@ -192,17 +201,13 @@ def _anon_key_of(settings: Settings) -> str:
 async def _serve_pages(config: DemoConfig, host: str, page_port: int) -> None:
     """Only the pages, for a node that is already serving (and has the demo's table)."""
     await _check_demo_table(config)
-    try:
-        runner = await start_demo_site(config, host, page_port)
-    except OSError as exc:
-        raise Unavailable(f"cannot serve the demo pages on {host}:{page_port}: {exc}") from exc
+    runner = await _start_pages(config, host, page_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "::1") else host
-        print(f"Chat demo         http://{shown}:{bound_port(runner)}", flush=True)
+        print(f"Chat demo         {_pages_url(runner, host)}", flush=True)
         print(f"  node            {config.api_url}", flush=True)
         print("Stop with Ctrl-C.", flush=True)
         await stop.wait()
