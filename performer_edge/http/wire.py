@@ -97,6 +97,8 @@ STORAGE_ERROR_NAMES = {
     "InvalidJWT": "InvalidJWT",
     "InvalidMimeType": "invalid_mime_type",
     "AccessDenied": "Unauthorized",
+    # Performer's: an object whose bytes are on a peer that cannot serve them now (503).
+    "BlobUnavailable": "BlobUnavailable",
 }
 FUNCTIONS_CODES = {
     "token_invalid": "UNAUTHORIZED_INVALID_JWT",

@@ -190,6 +190,7 @@ async def test_a_copy_that_does_not_verify_is_refused_and_not_stored(tmp_path: P
         with pytest.raises(StorageApiError) as refused:
             await client(b).from_(bucket).download(name)
         assert str(refused.value.status) == "503"
+        assert refused.value.code == "BlobUnavailable"  # storage3 reads the `error` field
         assert "does not verify" in refused.value.message
         assert storage(b).fetcher.refused == 1
         assert not storage(b).blobs.has(blob)
