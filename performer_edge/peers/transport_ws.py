@@ -60,8 +60,19 @@ async def accept(request: web.Request, manager: PeerManager) -> web.WebSocketRes
     await socket.prepare(request)
     address = f"{request.remote}"
     connection = manager.open(WebSocketLink(socket, address), "accepted")
-    await run(socket, connection)
+    session = asyncio.ensure_future(run(socket, connection))
+    try:
+        await asyncio.shield(session)
+    except asyncio.CancelledError:
+        # aiohttp cancels the handler when the peer hangs up. The session must still read what
+        # is left (an oversized frame is refused and counted as the peer's fault) and end.
+        _finishing.add(session)
+        session.add_done_callback(_finishing.discard)
+        raise
     return socket
+
+
+_finishing: set[asyncio.Future[None]] = set()  # sessions whose handler was cancelled
 
 
 async def dial(http: aiohttp.ClientSession, url: str, manager: PeerManager) -> PeerConnection:
