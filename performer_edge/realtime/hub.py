@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from performer_edge.core.events import Event
 from performer_edge.errors import InvalidInput, PerformerError, Unauthorized
@@ -28,12 +28,23 @@ from performer_edge.realtime.bindings import ColumnTypes
 from performer_edge.realtime.catch_up import BROADCAST_KIND, HubDeps, PlanRows
 from performer_edge.realtime.changes import column_types
 from performer_edge.realtime.channels import Delivery, Member, Session, channel_name, full_topic
-from performer_edge.realtime.join import JoinConfig, parse_join
+from performer_edge.realtime.join import JoinConfig, StreamJoin, parse_join
 from performer_edge.realtime.phoenix import Message, reply
 from performer_edge.realtime.presence import Diff, TopicPresence
 from performer_edge.rest.catalog import Catalog, PolicyCommand
 
 log = logging.getLogger("performer.realtime")
+
+
+class StreamFollowers(Protocol):
+    """`broadcast.stream`'s other half, set by the streams capability (`hub.streams`): realtime
+    imports nothing from it. `admit` refuses with a PerformerError (the join's error reply)."""
+
+    async def admit(self, caller: Caller, spec: StreamJoin) -> object: ...
+
+    def follow(self, member: Member, admitted: object) -> None: ...
+
+    def unfollow(self, member: Member) -> None: ...
 
 
 class Hub:
@@ -45,6 +56,7 @@ class Hub:
         # Who receives which row change, policies applied: set by the dispatcher, which owns
         # the table index (runs on a reader connection).
         self.plan_rows: PlanRows | None = None
+        self.streams: StreamFollowers | None = None
 
     # -- client messages ---------------------------------------------------------------------
 
@@ -102,6 +114,11 @@ class Hub:
             return
         if config.replay is not None and not config.private:
             raise InvalidInput("Replay is only available on private channels")
+        admitted: object = None
+        if config.stream is not None:
+            if self.streams is None:
+                raise InvalidInput("streams are not served on this node")
+            admitted = await self.streams.admit(caller, config.stream)
         old = session.members.get(message.topic)
         if old is not None:
             self.leave(old)
@@ -112,6 +129,8 @@ class Hub:
             member.system("postgres_changes", "Subscribed to PostgreSQL")
         if member.presence_enabled:
             member.push("presence_state", self._presence_of(member.topic).state())
+        if admitted is not None and self.streams is not None:
+            self.streams.follow(member, admitted)
         if config.replay is not None or resume_after is not None:
             # No await between registering and holding: nothing live can slip ahead.
             session.hold()
@@ -161,6 +180,8 @@ class Hub:
             if not members:
                 del self.topics[member.topic]
         self.listeners.discard(member)
+        if self.streams is not None:
+            self.streams.unfollow(member)
         if member.session.members.get(member.topic) is member:
             del member.session.members[member.topic]
         presence = self.presence.get(member.topic)

@@ -25,6 +25,16 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class StreamJoin:
+    """`config.broadcast.stream` (inside `broadcast`, which both official clients pass on as
+    given, like `replay`): follow a stream of the streams API (`performer_edge.streams`) from
+    a version (None: from its newest snapshot), delivered as broadcasts."""
+
+    scope: str
+    after: int | None
+
+
+@dataclass(frozen=True)
 class JoinConfig:
     broadcast_self: bool
     broadcast_ack: bool
@@ -34,6 +44,7 @@ class JoinConfig:
     bindings: tuple[Binding, ...]
     replay: Replay | None
     access_token: str | None
+    stream: StreamJoin | None = None
 
 
 def parse_join(payload: dict[str, Any], tables: TableLookup) -> JoinConfig:
@@ -63,6 +74,7 @@ def parse_join(payload: dict[str, Any], tables: TableLookup) -> JoinConfig:
         bindings=tuple(parse_binding(raw, tables) for raw in raw_bindings),
         replay=_replay(broadcast.get("replay")),
         access_token=token or None,
+        stream=_stream(broadcast.get("stream")),
     )
 
 
@@ -92,3 +104,16 @@ def _replay(value: object) -> Replay | None:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_REPLAY:
         raise InvalidInput(f"replay.limit must be between 1 and {MAX_REPLAY}")
     return Replay(since, limit)
+
+
+def _stream(value: object) -> StreamJoin | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"scope", "from"}:
+        raise InvalidInput('broadcast.stream must be {"scope": SCOPE, "from"?: VERSION}')
+    scope, after = value.get("scope"), value.get("from")
+    if not isinstance(scope, str) or not scope:
+        raise InvalidInput("broadcast.stream.scope must be a stream's scope")
+    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+        raise InvalidInput("broadcast.stream.from must be a version (an integer >= 0)")
+    return StreamJoin(scope, after)

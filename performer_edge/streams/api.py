@@ -19,7 +19,6 @@ from performer_edge.streams.component import STREAMS
 from performer_edge.streams.reducers import StreamEvent
 from performer_edge.streams.requests import (
     authorized,
-    event_json,
     page_param,
     scope_of,
     version_param,
@@ -34,7 +33,7 @@ def register(app: web.Application) -> None:
     app.router.add_post(f"{route}/snapshots", post_snapshot)
     app.router.add_get(f"{route}/events", get_events)
     app.router.add_post(f"{route}/events", post_events)
-    app.router.add_get(f"{route}/subscribe", sse.subscribe)
+    app.router.add_get(f"{route}/subscribe", sse.subscribe_sse)
     app.router.add_get(route, get_stream)  # last: its pattern would swallow the others
 
 
@@ -55,7 +54,7 @@ async def get_snapshot(request: web.Request) -> web.Response:
             "version": found.version,
             "state": reducer.state_json(found.state),
             "head": found.head,
-            "events": [event_json(stream, item) for item in found.events],
+            "events": [stream.event_json(item) for item in found.events],
             "next": found.events[-1].version if found.more else None,
         }
     )
@@ -70,7 +69,7 @@ async def get_events(request: web.Request) -> web.Response:
             "scope": stream.scope,
             "from": after,
             "head": page.head,
-            "events": [event_json(stream, item) for item in page.events],
+            "events": [stream.event_json(item) for item in page.events],
             "next": page.events[-1].version if page.more else None,
         }
     )
@@ -88,7 +87,7 @@ async def post_events(request: web.Request) -> web.Response:
         "scope": stream.scope,
         "head": head,
         "events": [
-            event_json(stream, StreamEvent(first + n, event)) for n, event in enumerate(events)
+            stream.event_json(StreamEvent(first + n, event)) for n, event in enumerate(events)
         ],
     }
     return json_response(body, status=201)

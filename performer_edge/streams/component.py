@@ -17,9 +17,12 @@ from performer_edge.core.db import Database
 from performer_edge.core.log import LogWriter
 from performer_edge.core.tokens import TokenKeys
 from performer_edge.realtime.access import CatalogSource
-from performer_edge.streams.policy import SnapshotPolicy
+from performer_edge.realtime.component import REALTIME
+from performer_edge.streams.channel import StreamFollowers
+from performer_edge.streams.policies import StreamPolicies
 from performer_edge.streams.reducers import StreamFamilies
 from performer_edge.streams.service import Streams
+from performer_edge.streams.snapshot_policy import SnapshotPolicy
 
 SHUTTING_DOWN = "the node is shutting down"  # the reason EventBus.close gives
 
@@ -45,8 +48,9 @@ class StreamsComponent:
             snapshot_keep=snapshot_keep,
         )
         self.tokens = tokens
-        self.catalog = catalog
+        self.policies = StreamPolicies(db, catalog)
         self.bus = bus
+        self.followers = StreamFollowers(self.streams, self.policies, bus)
         self.subscribers: set[asyncio.Task[object]] = set()  # open SSE streams, ended at shutdown
 
     def install(self, app: web.Application) -> None:
@@ -54,12 +58,14 @@ class StreamsComponent:
 
         app[STREAMS] = self
         api.register(app)
+        app[REALTIME].hub.streams = self.followers  # broadcast.stream in channel joins
         app.cleanup_ctx.append(self._snapshotting)
         app.on_shutdown.append(self._end_subscribers)
 
     async def _end_subscribers(self, app: web.Application) -> None:
         for task in list(self.subscribers):
             task.cancel()
+        self.followers.close()
 
     async def _snapshotting(self, app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(self._policy(), name="streams-snapshot-policy")

@@ -3,18 +3,14 @@ page sizes, and an event as JSON (shared by `api` and `sse`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from performer_edge.core import hlc
 from performer_edge.errors import Forbidden, InvalidInput, Unauthorized
 from performer_edge.http.middleware import principal_of
-from performer_edge.realtime.access import channel_allowed, verify_caller
+from performer_edge.realtime.access import verify_caller
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.streams.component import STREAMS
-from performer_edge.streams.reducers import StreamEvent
 from performer_edge.streams.service import MAX_PAGE, Stream
 
 DEFAULT_PAGE = 100
@@ -32,16 +28,7 @@ async def authorized(
     if stream is None:
         stream = component.streams.resolve(scope_of(request))
     context = caller_context(request)
-    if context.bypass_rls:
-        return stream
-    topic = stream.family.policy_topic(stream.scope)
-    extensions = (stream.family.extension,)
-    allowed = await component.streams.db.read(
-        lambda conn: channel_allowed(
-            conn, component.catalog(conn), context, topic, command, extensions
-        )
-    )
-    if not allowed:
+    if not await component.policies.allows(context, stream, command):
         action = "read" if command is PolicyCommand.SELECT else "append to"
         raise Forbidden(
             f"no policy lets this caller {action} stream {stream.scope!r}",
@@ -84,15 +71,3 @@ def page_param(request: web.Request) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
     return int(raw)
-
-
-def event_json(stream: Stream, item: StreamEvent) -> dict[str, Any]:
-    event = item.event
-    return {
-        "version": item.version,
-        "kind": event.kind,
-        "time": hlc.to_iso(event.hlc),
-        "origin": event.origin.hex(),
-        "seq": event.seq,
-        "data": stream.family.reducer.event_json(event),
-    }

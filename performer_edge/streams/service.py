@@ -16,6 +16,7 @@ from typing import Any
 import apsw
 import orjson
 
+from performer_edge.core import hlc
 from performer_edge.core.db import Database
 from performer_edge.core.events import MAX_SCOPE_LENGTH, Event, encode_checked
 from performer_edge.core.log import LogWriter
@@ -38,6 +39,18 @@ class Stream:
 
     scope: str
     family: StreamFamily
+
+    def event_json(self, item: StreamEvent) -> dict[str, Any]:
+        """An event of the stream as the API shows it."""
+        event = item.event
+        return {
+            "version": item.version,
+            "kind": event.kind,
+            "time": hlc.to_iso(event.hlc),
+            "origin": event.origin.hex(),
+            "seq": event.seq,
+            "data": self.family.reducer.event_json(event),
+        }
 
 
 @dataclass(frozen=True)

@@ -1,50 +1,43 @@
-"""Subscribe to a stream over Server-Sent Events: the backlog from a version, then live events,
-with no gap and no duplicate; `id:` is the event's version, so `Last-Event-ID` resumes.
+"""Subscribe to a stream over Server-Sent Events; `id:` is the version, so `Last-Event-ID`
+resumes.
 
 `GET /performer/v1/streams/{scope}/subscribe?from=K` (or the `Last-Event-ID` header, which
 wins). Without either, the first event is `snapshot` (the newest stored snapshot, `id:` its
 version) and the events after it follow. Each event is `event: event` with the event as JSON.
-
-Theory of operation: the bus subscription is taken first, then the backlog is read from the log
-page by page; a live event at or below the last position the backlog sent is skipped, so an
-event committed while the backlog was read is sent once. Versions of live events are counted
-on: the subscription takes exactly the events the version index takes (`families.indexed`),
-in commit order. A subscriber that falls `bus_queue_size` events behind gets a `system` event
-`resume_again` and the stream ends; it resumes from the last id it got.
+A subscriber that falls behind gets a `system` event `resume_again` and the stream ends
+(see `follow`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from performer_edge.core.bus import Subscription, SubscriptionDropped
+from performer_edge.core.bus import SubscriptionDropped
 from performer_edge.errors import InvalidInput
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.streams.component import STREAMS
-from performer_edge.streams.reducers import StreamEvent
-from performer_edge.streams.requests import authorized, event_json, version_param
-from performer_edge.streams.service import Stream
+from performer_edge.streams.follow import follow, subscribe
+from performer_edge.streams.requests import authorized, version_param
 
 KEEPALIVE_S = 15.0
-BACKLOG_PAGE = 500
+# aiohttp does not cancel a handler whose client went away, and a quiet stream would only find
+# out at its next keepalive: the stream looks at its transport this often while idle.
+GONE_POLL_S = 1.0
 RESUME_AGAIN = "resume_again"
 
 
-async def subscribe(request: web.Request) -> web.StreamResponse:
+async def subscribe_sse(request: web.Request) -> web.StreamResponse:
     component = request.app[STREAMS]
     streams = component.streams
     stream = await authorized(request, PolicyCommand.SELECT)
     after = _resume_from(request)
-    families = streams.families
-    subscription = component.bus.subscribe(
-        f"stream {stream.scope}",
-        accept=lambda e: e.scope == stream.scope and families.indexed(e) is not None,
-    )
+    subscription = subscribe(component.bus, streams, stream)
     task = asyncio.current_task()
     response = web.StreamResponse(
         headers={
@@ -53,32 +46,34 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",  # no proxy buffering (nginx)
         }
     )
+    items = follow(streams, stream, subscription, after, idle_s=GONE_POLL_S)
+    version = after or 0
     try:
-        first: dict[str, Any] | None = None
-        if after is None:
-            found = await streams.state_at(stream, None, 0)
-            after = found.version
-            first = {
-                "version": found.version,
-                "state": stream.family.reducer.state_json(found.state),
-                "head": found.head,
-            }
-        # Read before answering: a version beyond the head is an HTTP error, not a stream.
-        page = await streams.events_from(stream, after, BACKLOG_PAGE)
+        # The first item before answering: a version beyond the head is an HTTP error.
+        first = await anext(items)
         await response.prepare(request)
         if task is not None:
             component.subscribers.add(task)
-        if first is not None:
-            await _write(response, "snapshot", first, after)
-        version, sent_pos = after, 0
+        item = first
+        written = time.monotonic()
         while True:
-            for item in page.events:
-                await _write(response, "event", event_json(stream, item), item.version)
-                version, sent_pos = item.version, item.event.pos
-            if not page.more:
+            if item is None:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the client went away: it resumes with Last-Event-ID
+                if time.monotonic() - written >= KEEPALIVE_S:
+                    await response.write(b": keepalive\n\n")
+                    written = time.monotonic()
+            else:
+                await _write(response, item.kind, item.data, item.version)
+                version, written = item.version, time.monotonic()
+            try:
+                item = await anext(items)
+            except SubscriptionDropped:
+                await _write(response, "system", {"message": RESUME_AGAIN}, version)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await response.write_eof()
                 break
-            page = await streams.events_from(stream, version, BACKLOG_PAGE)
-        await _live(response, stream, subscription, version, sent_pos)
     except (ConnectionError, RuntimeError):
         if not response.prepared:
             raise
@@ -88,35 +83,11 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
             raise
         # The node is stopping (StreamsComponent ends every stream).
     finally:
+        await items.aclose()
         subscription.close()
         if task is not None:
             component.subscribers.discard(task)
     return response
-
-
-async def _live(
-    response: web.StreamResponse,
-    stream: Stream,
-    subscription: Subscription,
-    version: int,
-    sent_pos: int,
-) -> None:
-    while True:
-        try:
-            event = await asyncio.wait_for(subscription.get(), KEEPALIVE_S)
-        except TimeoutError:
-            await response.write(b": keepalive\n\n")
-            continue
-        except SubscriptionDropped:
-            await _write(response, "system", {"message": RESUME_AGAIN}, version)
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await response.write_eof()
-            return
-        if event.pos <= sent_pos:
-            continue  # the backlog sent it
-        version += 1
-        item = StreamEvent(version, event)
-        await _write(response, "event", event_json(stream, item), version)
 
 
 def _resume_from(request: web.Request) -> int | None:

@@ -1,5 +1,5 @@
-"""A `performer serve` node per test module with this folder's policies, snapshots every 10
-events, and clients for the streams API: JSON calls and a minimal EventSource."""
+"""One `performer serve` node for this folder's tests, with this folder's policies and
+snapshots every 10 events, and a client for the streams API."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ WAIT_S = 15.0  # generous: the machine may be busy running other suites
 EVERY = 10  # --stream-snapshot-every of the module's node
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # one node for the folder: each start costs seconds
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     yield from serve_module(
         tmp_path_factory,
