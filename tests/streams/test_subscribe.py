@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from conftest import RunningNode
 
+from performer_edge.config import Settings
+from performer_edge.http.app import make_app
+from performer_edge.node import Node
 from tests.realtime_api.test_sse import EventStream
 
 from .conftest import (
@@ -104,3 +109,45 @@ async def test_without_a_version_the_stream_starts_with_the_newest_snapshot(
     async with http.get(other, params=params) as refused:
         assert refused.status == 403
         assert (await refused.json())["code"] == "stream_forbidden"
+
+
+async def test_a_subscriber_that_falls_behind_is_told_to_resume_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    # A node whose subscribers may fall 4 events behind; 20 events in one commit overflow it.
+    node = Node.open(Settings(data=tmp_path / "data", bus_queue_size=4))
+    node.bus.attach(asyncio.get_running_loop())
+    server = TestServer(make_app(node), host="127.0.0.1", port=0)
+    await server.start_server()
+    key = node.api_keys.service_role_key
+    headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+    url = f"http://127.0.0.1:{server.port}/performer/v1/streams/actor:burst/subscribe"
+    try:
+        async with aiohttp.ClientSession() as http:
+            await node.append("app.stream", "actor:burst", {"op": "append", "value": 0})
+            versions: list[int] = []
+            async with http.get(url, params={"from": "0"}, headers=headers) as response:
+                stream = EventStream(response)
+                assert (await stream.next())[1]["version"] == 1
+                burst = [
+                    ("app.stream", "actor:burst", {"op": "append", "value": n}) for n in range(20)
+                ]
+                await node.append_many(burst)
+                while True:
+                    event, data = await stream.next()
+                    if event == "system":
+                        assert data == {"message": "resume_again"}
+                        break
+                    versions.append(data["version"])
+                with pytest.raises(EOFError):  # the stream ended
+                    await stream.next()
+            last = str(versions[-1]) if versions else "1"
+            resumed_headers = {**headers, "Last-Event-ID": last}
+            async with http.get(url, headers=resumed_headers) as response:
+                resumed = EventStream(response)
+                while len(versions) < 20:
+                    versions.append((await resumed.next())[1]["version"])
+            assert versions == list(range(2, 22))
+    finally:
+        await server.close()
+        node.close()
