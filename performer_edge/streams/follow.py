@@ -3,8 +3,10 @@ duplicate. Shared by the SSE subscription (`sse`) and `broadcast.stream` on real
 (`channel`).
 
 Theory of operation: the caller takes the bus subscription first (`subscribe`), then `follow`
-reads the backlog from the log page by page; a live event at or below the last position the
-backlog sent is skipped, so an event committed while the backlog was read comes once.
+reads the backlog from the log page by page, the last page up to the stream's head; a live
+event at or below the log's position when that page was read is skipped (the backlog sent it,
+or it was at or below the version asked for), so an event committed while the backlog was read
+comes once.
 Versions of live events are counted on: the subscription takes exactly the events the version
 index takes (`families.indexed`), in commit order. A subscription that falls `bus_queue_size`
 events behind raises `SubscriptionDropped` from the iterator; the follower resumes from the
@@ -58,15 +60,18 @@ async def follow(
         after = found.version
         state = stream.family.reducer.state_json(found.state)
         yield Item("snapshot", {"version": after, "state": state, "head": found.head}, after)
-    version, sent_pos = after, 0
+    version = after
     page = await streams.events_from(stream, after, BACKLOG_PAGE)
     while True:
         for item in page.events:
             yield Item("event", stream.event_json(item), item.version)
-            version, sent_pos = item.version, item.event.pos
+            version = item.version
         if not page.more:
             break
         page = await streams.events_from(stream, version, BACKLOG_PAGE)
+    # The last page read the stream up to its head as of the log's position then: any live
+    # event at or below that position was sent, or was at or below `after`.
+    sent_pos = page.log_pos
     while True:
         try:
             event = await asyncio.wait_for(subscription.get(), idle_s)

@@ -19,7 +19,7 @@ import orjson
 from performer_edge.core import hlc
 from performer_edge.core.db import Database
 from performer_edge.core.events import MAX_SCOPE_LENGTH, Event, encode_checked
-from performer_edge.core.log import LogWriter
+from performer_edge.core.log import LogWriter, last_position
 from performer_edge.errors import Conflict, InvalidInput, NotFound, TooLarge
 from performer_edge.streams import store
 from performer_edge.streams.reducers import StreamEvent, StreamFamilies, StreamFamily, parse_op
@@ -67,6 +67,7 @@ class EventsPage:
     head: int
     events: list[StreamEvent]
     more: bool
+    log_pos: int = 0  # the log's newest position when the page was read (see follow)
 
 
 class Streams:
@@ -253,7 +254,7 @@ def _events_from(conn: apsw.Connection, stream: Stream, after: int, limit: int) 
     for offset, item in enumerate(found):
         if item.version != after + 1 + offset:
             raise _compacted(stream.scope, after + 1 + offset)
-    return EventsPage(head, found[:limit], len(found) > limit)
+    return EventsPage(head, found[:limit], len(found) > limit, last_position(conn))
 
 
 def _compacted(scope: str, version: int) -> NotFound:

@@ -3,6 +3,7 @@ compaction and replay, and the schema step's backfill indexing what the projecti
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from performer_edge.config import Settings
 from performer_edge.core.replay import replay
 from performer_edge.errors import NotFound
 from performer_edge.node import Node
+from performer_edge.streams.follow import follow, subscribe
 from performer_edge.streams.reducers import merge_patch
 from performer_edge.streams.service import Streams
 from performer_edge.streams.store import BACKFILL
@@ -125,3 +127,28 @@ async def test_the_backfill_indexes_what_the_projection_indexes(node: Node) -> N
         return index(conn)
 
     assert node.db.run_exclusive(backfill) == projected
+
+
+async def test_a_follow_from_the_newest_version_skips_what_the_bus_still_holds(node: Node) -> None:
+    """An event committed after the subscription but before the backlog is read, and already
+    covered by the version asked for, must not come again (as the next version)."""
+    node.bus.attach(asyncio.get_running_loop())
+    streams = streams_of(node)
+    stream = streams.resolve("actor:race")
+    await append_ops(node, "actor:race", range(2))
+    subscription = subscribe(node.bus, streams, stream)
+    try:
+        await append_ops(node, "actor:race", range(2, 3))  # version 3, now queued on the bus
+        assert subscription.pending() == 1
+        items = follow(streams, stream, subscription, 3)  # the client already has version 3
+        first = asyncio.create_task(anext(items))
+        for _ in range(500):  # until the follow reads the bus: the backlog is behind it
+            if subscription.pending() == 0 or first.done():
+                break
+            await asyncio.sleep(0.01)
+        await append_ops(node, "actor:race", range(3, 4))
+        item = await asyncio.wait_for(first, 5)
+        assert item is not None and (item.version, item.data["data"]["value"]) == (4, 3)
+        await items.aclose()
+    finally:
+        subscription.close()
