@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import apsw
@@ -36,6 +37,12 @@ class Caller:
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or time.time())
+
+    @cached_property
+    def policy_key(self) -> tuple[str, str]:
+        """Callers with equal keys get the same row policy verdicts (role and claims decide):
+        computed once, not per row change (the claims' JSON is not free)."""
+        return self.context.role, self.context.jwt_text
 
 
 def verify_caller(tokens: TokenKeys, token: str) -> Caller:

@@ -137,6 +137,9 @@ class Dispatcher:
         table = change.table
         schema, name, kind = table.schema, table.name, change.kind
         verdicts: dict[tuple[str, str], bool] = {}
+        # Members whose bindings matched alike share one payload object (built, and then
+        # encoded, once per change rather than once per subscriber); nothing mutates it.
+        payloads: dict[tuple[tuple[int, ...], tuple[str, ...] | None], dict[str, Any]] = {}
         out: list[tuple[Member, dict[str, Any]]] = []
         for member in listeners:
             if (live and position <= member.live_after) or member.caller.expired():
@@ -145,7 +148,7 @@ class Dispatcher:
             if not matched:
                 continue
             context = member.caller.context
-            key = (context.role, context.jwt_text)
+            key = member.caller.policy_key
             allowed = verdicts.get(key)
             if allowed is None:
                 with request_context(context):
@@ -155,8 +158,12 @@ class Dispatcher:
                 verdicts[key] = allowed
             if not allowed:
                 continue
-            ids = list(dict.fromkeys(b.id for b in matched))
+            ids = tuple(dict.fromkeys(b.id for b in matched))
             selects = [b.select for b in matched]
-            select = None if None in selects else tuple({c for s in selects if s for c in s})
-            out.append((member, change.payload(ids, select)))
+            columns = {c for s in selects if s for c in s}
+            select = None if None in selects else tuple(sorted(columns))
+            payload = payloads.get((ids, select))
+            if payload is None:
+                payload = payloads[ids, select] = change.payload(list(ids), select)
+            out.append((member, payload))
         return out
