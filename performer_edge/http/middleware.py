@@ -35,7 +35,7 @@ ALLOWED_HEADERS = (
     "tracestate, baggage, prefer, accept-profile, content-profile, range, x-upsert, "
     "cache-control, x-metadata, x-region, x-supabase-api-version, accept, accept-encoding, "
     "if-none-match, upload-length, upload-offset, upload-metadata, tus-resumable, "
-    "upload-defer-length, upload-concat, last-event-id"
+    "upload-defer-length, upload-concat, last-event-id, x-signature"
 )
 EXPOSED_HEADERS = (
     "Content-Range, X-Total-Count, Link, X-Supabase-Api-Version, x-sb-error-code, "

@@ -6,22 +6,31 @@ bucket, mime type, size limit, existing object, policies. PATCHes append at `Upl
 last one stores the object (policies checked again at commit). HEAD gives the offset to resume
 from; DELETE abandons the upload. Extensions: creation, creation-with-upload, termination,
 expiration. Errors keep their real HTTP status (TUS clients act on it) in the storage shape.
+
+Under `/upload/resumable/sign` the same protocol needs no credentials: every request carries a
+signed upload URL's token in `x-signature`, which must be valid, unexpired and made for the
+upload's bucket and object; upsert and the owner come from the token, as for `PUT
+/object/upload/sign/...`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from email.utils import formatdate
+from typing import Any
 
 from aiohttp import web
 
 from performer_edge.errors import Conflict, InvalidInput
+from performer_edge.http.middleware import public
 from performer_edge.rest.compile_context import RequestContext
 from performer_edge.storage import errors
 from performer_edge.storage.api import caller, storage_of
 from performer_edge.storage.paths import check_bucket_id, check_key
-from performer_edge.storage.resumable import ResumableUpload
+from performer_edge.storage.resumable import ResumableUpload, upload_not_found
+from performer_edge.storage.signing import UPLOAD, uploader_context
 from performer_edge.storage.uploads import (
     CHUNK_BYTES,
     DEFAULT_MIMETYPE,
@@ -38,6 +47,41 @@ MAX_METADATA_BYTES = 16 * 1024
 
 def principal_key(context: RequestContext) -> str:
     return f"{context.role}:{context.uid or ''}"
+
+
+def signed_principal(claims: Mapping[str, Any]) -> str:
+    """Who may continue a signed upload: holders of a token from the same signer (no role is
+    named `signed`, so a JWT caller never matches)."""
+    owner = claims.get("owner")
+    return f"signed:{owner if isinstance(owner, str) else ''}"
+
+
+def _signature(request: web.Request) -> str:
+    token = request.headers.get("x-signature", "").strip()
+    if not token:
+        raise errors.invalid_signature("missing x-signature header")
+    return token
+
+
+def _signed_claims(request: web.Request, bucket_id: str, name: str) -> Mapping[str, Any]:
+    """The x-signature token's claims, if it is a signed upload URL's token for this object."""
+    return storage_of(request).signer.verify(_signature(request), UPLOAD, bucket_id, name)
+
+
+def _find(request: web.Request, *, signed: bool) -> tuple[ResumableUpload, RequestContext]:
+    """The upload the request names, and who continues it: the caller, or a signed upload's
+    token holder (the token checked against the upload's object, then its signer)."""
+    storage = storage_of(request)
+    upload_id = request.match_info["upload_id"]
+    if not signed:
+        context = caller(request)
+        return storage.resumable.get(upload_id, principal_key(context)), context
+    token = _signature(request)
+    upload = storage.resumable.load(upload_id)
+    claims = storage.signer.verify(token, UPLOAD, upload.bucket_id, upload.name)
+    if upload.principal != signed_principal(claims):
+        raise upload_not_found()
+    return upload, uploader_context(claims)
 
 
 def parse_upload_metadata(header: str | None) -> dict[str, str]:
@@ -73,6 +117,7 @@ def tus_headers(upload: ResumableUpload | None = None, offset: int | None = None
     return headers
 
 
+@public  # capabilities only; storage-api answers OPTIONS without credentials too
 async def options(request: web.Request) -> web.Response:
     headers = tus_headers()
     headers.update(
@@ -86,7 +131,15 @@ async def options(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    context = caller(request)
+    return await _create(request, signed=False)
+
+
+@public
+async def create_signed(request: web.Request) -> web.Response:
+    return await _create(request, signed=True)
+
+
+async def _create(request: web.Request, *, signed: bool) -> web.Response:
     storage = storage_of(request)
     length = _non_negative(request, "Upload-Length")
     meta = parse_upload_metadata(request.headers.get("Upload-Metadata"))
@@ -94,7 +147,14 @@ async def create(request: web.Request) -> web.Response:
     name = check_key(meta.get("objectName"))
     mimetype = meta.get("contentType") or DEFAULT_MIMETYPE
     cache_control = cache_control_value(meta.get("cacheControl"))
-    upsert = request.headers.get("x-upsert", "").strip().lower() == "true"
+    if signed:  # upsert and owner from the token, never from the request's headers
+        claims = _signed_claims(request, bucket_id, name)
+        context, principal = uploader_context(claims), signed_principal(claims)
+        upsert = bool(claims.get("upsert"))
+    else:
+        context = caller(request)
+        principal = principal_key(context)
+        upsert = request.headers.get("x-upsert", "").strip().lower() == "true"
     limit = await storage.objects.check_upload(
         context, bucket_id, name, mimetype, cache_control, upsert=upsert
     )
@@ -108,7 +168,7 @@ async def create(request: web.Request) -> web.Response:
         cache_control=cache_control,
         user_metadata=parse_metadata_json(meta.get("metadata")),
         upsert=upsert,
-        principal=principal_key(context),
+        principal=principal,
     )
     location = f"{request.scheme}://{request.host}{request.path.rstrip('/')}/{upload.id}"
     offset = 0
@@ -120,13 +180,20 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def patch(request: web.Request) -> web.Response:
-    context = caller(request)
+    return await _patch(request, signed=False)
+
+
+@public
+async def patch_signed(request: web.Request) -> web.Response:
+    return await _patch(request, signed=True)
+
+
+async def _patch(request: web.Request, *, signed: bool) -> web.Response:
     if request.content_type != OCTET_STREAM:
         raise InvalidInput(f"Content-Type must be {OCTET_STREAM}", code="unsupported_media_type")
     storage = storage_of(request)
-    upload_id = request.match_info["upload_id"]
-    async with storage.resumable.lock(upload_id):
-        upload = storage.resumable.get(upload_id, principal_key(context))
+    async with storage.resumable.lock(request.match_info["upload_id"]):
+        upload, context = _find(request, signed=signed)
         claimed = _non_negative(request, "Upload-Offset")
         offset = storage.resumable.offset(upload)
         if claimed != offset:
@@ -157,17 +224,32 @@ async def _receive(request: web.Request, context: RequestContext, upload: Resuma
 
 
 async def head(request: web.Request) -> web.Response:
-    storage = storage_of(request)
-    upload = storage.resumable.get(request.match_info["upload_id"], principal_key(caller(request)))
-    return web.Response(status=200, headers=tus_headers(upload, storage.resumable.offset(upload)))
+    upload, _ = _find(request, signed=False)
+    offset = storage_of(request).resumable.offset(upload)
+    return web.Response(status=200, headers=tus_headers(upload, offset))
+
+
+@public
+async def head_signed(request: web.Request) -> web.Response:
+    upload, _ = _find(request, signed=True)
+    offset = storage_of(request).resumable.offset(upload)
+    return web.Response(status=200, headers=tus_headers(upload, offset))
 
 
 async def delete(request: web.Request) -> web.Response:
+    return await _delete(request, signed=False)
+
+
+@public
+async def delete_signed(request: web.Request) -> web.Response:
+    return await _delete(request, signed=True)
+
+
+async def _delete(request: web.Request, *, signed: bool) -> web.Response:
     storage = storage_of(request)
-    upload_id = request.match_info["upload_id"]
-    async with storage.resumable.lock(upload_id):
-        storage.resumable.get(upload_id, principal_key(caller(request)))
-        storage.resumable.remove(upload_id)
+    async with storage.resumable.lock(request.match_info["upload_id"]):
+        upload, _ = _find(request, signed=signed)
+        storage.resumable.remove(upload.id)
     return web.Response(status=204, headers=tus_headers())
 
 
@@ -177,6 +259,14 @@ def register(app: web.Application, prefix: str) -> None:
     for path in (base, base + "/"):
         add("OPTIONS", path, options)
         add("POST", path, create)
+    signed = base + "/sign"
+    for path in (signed, signed + "/"):
+        add("OPTIONS", path, options)
+        add("POST", path, create_signed)
+    add("HEAD", signed + "/{upload_id}", head_signed)
+    add("PATCH", signed + "/{upload_id}", patch_signed)
+    add("DELETE", signed + "/{upload_id}", delete_signed)
+    add("OPTIONS", signed + "/{upload_id}", options)
     item = base + "/{upload_id}"
     add("HEAD", item, head)
     add("PATCH", item, patch)

@@ -46,7 +46,9 @@ class ResumableUpload:
     cache_control: str
     user_metadata: Any
     upsert: bool
-    principal: str  # role and subject of the creator: only they may continue the upload
+    # role and subject of the creator (`signed:<owner>` for a signed upload's token holder):
+    # only they may continue the upload
+    principal: str
     expires_at: float
 
 
@@ -79,6 +81,14 @@ class ResumableUploads:
 
     def get(self, upload_id: str, principal: str) -> ResumableUpload:
         """The caller's live upload; NotFound for an unknown, expired or foreign one."""
+        upload = self.load(upload_id)
+        if upload.principal != principal:
+            raise upload_not_found()
+        return upload
+
+    def load(self, upload_id: str) -> ResumableUpload:
+        """A live upload, whoever made it (a signed upload's token is checked against its
+        object before `principal` is); NotFound for an unknown or expired one."""
         if not _ID.match(upload_id):
             raise upload_not_found()
         info, part = self._paths(upload_id)
@@ -86,9 +96,7 @@ class ResumableUploads:
             upload = ResumableUpload(**json.loads(info.read_text()))
         except (OSError, ValueError, TypeError):
             raise upload_not_found() from None
-        if upload.principal != principal or upload.expires_at < time.time():
-            raise upload_not_found()
-        if not part.exists():
+        if upload.expires_at < time.time() or not part.exists():
             raise upload_not_found()
         return upload
 

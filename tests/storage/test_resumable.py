@@ -1,11 +1,13 @@
 """Resumable uploads (TUS) at /storage/v1/upload/resumable with tuspy, the Python TUS client,
 set up as Supabase's docs set up a TUS client: 6 MB chunks, bearer token and apikey, x-upsert,
-Upload-Metadata with bucketName, objectName, contentType and cacheControl."""
+Upload-Metadata with bucketName, objectName, contentType and cacheControl; and, like storage-js
+users with uppy, to a signed upload URL's token in `x-signature` at /upload/resumable/sign."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -14,11 +16,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from conftest import RunningNode, serve_module, signed_up
+from storage3.types import CreateSignedUploadUrlOptions
 from supabase import Client, create_client
 from tusclient import client as tus
 from tusclient.exceptions import TusCommunicationError
 
-from .conftest import MIGRATIONS, data_dir, wait_for
+from .conftest import MIGRATIONS, data_dir, node_signing_keys, wait_for
 
 CHUNK = 6 * 1024 * 1024  # what Supabase requires of TUS clients
 
@@ -199,3 +202,100 @@ def test_an_abandoned_upload_expires_and_its_data_is_removed(
     wait_for(lambda: not any(Path(uploads).glob(f"{upload_id}.*")))
     response = httpx.head(uploader.url, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 404
+
+
+def signed_tus_client(node: RunningNode, token: str, *, upsert: str | None = None) -> tus.TusClient:
+    """A TUS client holding only a signed upload URL's token: no apikey, no JWT."""
+    headers = {"x-signature": token}
+    if upsert is not None:
+        headers["x-upsert"] = upsert  # ignored: the token decides
+    return tus.TusClient(f"{node.url}/storage/v1/upload/resumable/sign", headers=headers)
+
+
+def test_a_signed_upload_url_takes_a_resumable_upload(node: RunningNode, service: Client) -> None:
+    files = service.storage.from_("tus")
+    token = files.create_signed_upload_url("signed/resumed.bin")["token"]
+    content = os.urandom(CHUNK + 4321)
+    first = signed_tus_client(node, token).uploader(
+        file_stream=BytesIO(content), chunk_size=CHUNK, metadata=metadata("signed/resumed.bin")
+    )
+    first.upload_chunk()  # one chunk of two, then the client goes away
+    assert first.url and "/storage/v1/upload/resumable/sign/" in first.url
+    resumed = signed_tus_client(node, token).uploader(
+        file_stream=BytesIO(content), chunk_size=CHUNK, url=first.url
+    )
+    assert resumed.offset == CHUNK  # HEAD with the token alone
+    resumed.upload()
+    assert files.download("signed/resumed.bin") == content
+    assert files.info("signed/resumed.bin")["content_type"] == "application/x-test"
+
+    again = signed_tus_client(node, token, upsert="true").uploader(
+        file_stream=BytesIO(b"other"), chunk_size=CHUNK, metadata=metadata("signed/resumed.bin")
+    )
+    with pytest.raises(TusCommunicationError) as caught:
+        again.upload()  # the token was made without upsert, whatever the header says
+    assert caught.value.status_code == 409
+    upsert = files.create_signed_upload_url(
+        "signed/resumed.bin", CreateSignedUploadUrlOptions(upsert="true")
+    )["token"]
+    replaced = signed_tus_client(node, upsert, upsert="false").uploader(
+        file_stream=BytesIO(b"replaced"), chunk_size=CHUNK, metadata=metadata("signed/resumed.bin")
+    )
+    replaced.upload()
+    assert files.download("signed/resumed.bin") == b"replaced"
+
+
+def test_signed_resumable_uploads_refuse_bad_tokens(node: RunningNode, service: Client) -> None:
+    base = f"{node.url}/storage/v1/upload/resumable/sign"
+    files = service.storage.from_("tus")
+    token = files.create_signed_upload_url("signed/x.txt")["token"]
+    other = files.create_signed_upload_url("signed/y.txt")["token"]
+    now = int(time.time())
+    claims = {"url": "tus/signed/x.txt", "scope": "storage.upload", "upsert": False}
+    expired = node_signing_keys(node).sign({**claims, "iat": now - 120, "exp": now - 60})
+    download = node_signing_keys(node).sign(
+        {**claims, "scope": "storage.download", "iat": now, "exp": now + 60}
+    )
+    header, payload, signature = token.split(".")
+    forged = payload[:-6] + ("AAAAAA" if payload[-6:] != "AAAAAA" else "BBBBBB")
+    x_meta = "bucketName dHVz,objectName c2lnbmVkL3gudHh0"  # tus, signed/x.txt
+    in_avatars = "bucketName YXZhdGFycw==,objectName c2lnbmVkL3gudHh0"  # avatars, signed/x.txt
+
+    def create(signature_header: str | None, meta: str = x_meta) -> httpx.Response:
+        headers = {"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": meta}
+        if signature_header is not None:
+            headers["x-signature"] = signature_header
+        return httpx.post(base, headers=headers)
+
+    def refused(response: httpx.Response) -> None:
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "InvalidSignature"
+        assert response.json()["statusCode"] == "400"
+
+    refused(create(None))
+    refused(create(other))  # made for another object
+    refused(create(token, in_avatars))  # the same name in another bucket
+    refused(create(expired))
+    refused(create(download))  # a download URL's token
+    refused(create(f"{header}.{forged}.{signature}"))  # tampered
+    refused(create(token[:-4] + "AAAA"))  # bad signature
+
+    created = create(token)
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    octets = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream"}
+    chunk = {**octets, "Upload-Offset": "0"}
+    refused(httpx.patch(location, headers=chunk, content=b"hello"))
+    refused(httpx.patch(location, headers={**chunk, "x-signature": other}, content=b"hello"))
+    assert httpx.head(location, headers={"x-signature": expired}).status_code == 400  # no body
+    refused(httpx.delete(location, headers={"x-signature": other}))
+    as_jwt = location.replace("/resumable/sign/", "/resumable/")
+    service_jwt = {"Authorization": f"Bearer {node.key('service_role')}"}
+    assert (
+        httpx.patch(as_jwt, headers={**chunk, **service_jwt}, content=b"hello").status_code == 404
+    )
+    assert httpx.head(location, headers={"x-signature": token}).headers["Upload-Offset"] == "0"
+    assert not files.exists("signed/x.txt")
+    done = httpx.patch(location, headers={**chunk, "x-signature": token}, content=b"hello")
+    assert done.status_code == 204, done.text
+    assert files.download("signed/x.txt") == b"hello"
