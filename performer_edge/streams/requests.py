@@ -49,6 +49,16 @@ def caller_context(request: web.Request) -> RequestContext:
     return RequestContext.for_claims(principal.claims)
 
 
+def caller_expiry(request: web.Request) -> float | None:
+    """When the caller's token stops being valid (None: it does not expire)."""
+    token = request.query.get("token")
+    if token:
+        return verify_caller(request.app[STREAMS].tokens, token).expires_at
+    principal = principal_of(request)
+    expires = principal.claims.get("exp") if principal is not None else None
+    return float(expires) if isinstance(expires, int | float) else None
+
+
 def version_param(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":

@@ -5,7 +5,7 @@ resumes.
 wins). Without either, the first event is `snapshot` (the newest stored snapshot, `id:` its
 version) and the events after it follow. Each event is `event: event` with the event as JSON.
 A subscriber that falls behind gets a `system` event `resume_again` and the stream ends
-(see `follow`).
+(see `follow`); so does one whose token expires (`token_expired`), within a second.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from performer_edge.errors import InvalidInput
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.streams.component import STREAMS
 from performer_edge.streams.follow import follow, subscribe
-from performer_edge.streams.requests import authorized, version_param
+from performer_edge.streams.requests import authorized, caller_expiry, version_param
 
 KEEPALIVE_S = 15.0
 # aiohttp does not cancel a handler whose client went away, and a quiet stream would only find
 # out at its next keepalive: the stream looks at its transport this often while idle.
 GONE_POLL_S = 1.0
 RESUME_AGAIN = "resume_again"
+TOKEN_EXPIRED = "token_expired"
 
 
 async def subscribe_sse(request: web.Request) -> web.StreamResponse:
@@ -37,6 +38,7 @@ async def subscribe_sse(request: web.Request) -> web.StreamResponse:
     streams = component.streams
     stream = await authorized(request, PolicyCommand.SELECT)
     after = _resume_from(request)
+    expires = caller_expiry(request)
     subscription = subscribe(component.bus, streams, stream)
     task = asyncio.current_task()
     response = web.StreamResponse(
@@ -57,6 +59,11 @@ async def subscribe_sse(request: web.Request) -> web.StreamResponse:
         item = first
         written = time.monotonic()
         while True:
+            if expires is not None and time.time() >= expires:
+                # As realtime closes a channel whose token ran out; the client resumes with a
+                # fresh token and Last-Event-ID.
+                await _write(response, "system", {"message": TOKEN_EXPIRED}, version)
+                break
             if item is None:
                 transport = request.transport
                 if transport is None or transport.is_closing():

@@ -44,11 +44,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def user_token(user_id: str | None = None) -> str:
+def user_token(user_id: str | None = None, *, lifetime_s: float = 3600) -> str:
     body = {
         "sub": user_id or str(uuid.uuid4()),
         "role": "authenticated",
-        "exp": int(time.time() + 3600),
+        "exp": int(time.time() + lifetime_s),
     }
     return jwt.encode(body, JWT_SECRET, algorithm="HS256")
 

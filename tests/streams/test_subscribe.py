@@ -151,3 +151,20 @@ async def test_a_subscriber_that_falls_behind_is_told_to_resume_and_loses_nothin
     finally:
         await server.close()
         node.close()
+
+
+async def test_a_subscription_ends_when_its_token_expires(
+    node: RunningNode, http: aiohttp.ClientSession
+) -> None:
+    user = str(uuid.uuid4())
+    scope = f"actor:{user}"
+    await Api(http, node.url, service_headers(node)).append(scope, {"value": {"n": 1}})
+    token = user_token(user, lifetime_s=2)
+    response = await open_stream(http, node, scope, {}, apikey=node.key("anon"), token=token)
+    stream = EventStream(response)
+    assert (await stream.next())[0] == "snapshot"
+    assert (await stream.next())[1]["version"] == 1
+    event, data = await stream.next()  # within a second or so of the token's expiry
+    assert (event, data) == ("system", {"message": "token_expired"})
+    with pytest.raises(EOFError):
+        await stream.next()
