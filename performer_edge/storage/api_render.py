@@ -2,8 +2,9 @@
 
 Access is the download's: the caller's policies, a public bucket, or a signed URL (whose token
 may carry the transformation). A JPEG, PNG or WebP source is transformed (`render`) once per
-content hash and transformation, then served from `render_cache`; other types are served as
-they are, as storage-api does for what imgproxy cannot read.
+content hash, transformation and output format, then served from `render_cache`; other types
+are served as they are, as storage-api does for what imgproxy cannot read. Without `format`,
+the output format follows the request's Accept header, so those answers say `Vary: Accept`.
 """
 
 from __future__ import annotations
@@ -37,15 +38,17 @@ from storage_blobs import BlobNotFound
 _RENDERING = threading.BoundedSemaphore(2)
 
 
-def _rendered(storage: StorageComponent, stored: StoredObject, transform: Transform) -> bytes:
-    key = transform.key()
+def _rendered(
+    storage: StorageComponent, stored: StoredObject, transform: Transform, target: str
+) -> bytes:
+    key = transform.key(target)
     cached = storage.renders.get(stored.blob, key)
     if cached is not None:
         return cached
     with _RENDERING:
         with storage.blobs.open(stored.blob) as file:
             source = file.read(MAX_SOURCE_BYTES + 1)
-        data = transform_image(source, stored.mimetype, transform)
+        data = transform_image(source, stored.mimetype, transform, target)
     storage.renders.put(stored.blob, key, data)
     return data
 
@@ -58,8 +61,11 @@ async def render(
         return await serve_object(request, stored)
     if stored.size > MAX_SOURCE_BYTES:
         raise errors.invalid_request("the image is too large to transform (25 MB at most)")
-    etag = f'"{stored.blob}-{transform.key()}"'
+    target = output_format(transform, mimetype, request.headers.get("Accept"))
+    etag = f'"{stored.blob}-{transform.key(target)}"'
     headers = {"ETag": etag, "Cache-Control": stored.cache_control, "X-Robots-Tag": "none"}
+    if transform.format is None:  # the format was chosen by the Accept header
+        headers["Vary"] = "Accept"
     if etag_matches(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
     disposition = content_disposition(request.query.get("download"))
@@ -67,15 +73,14 @@ async def render(
         headers["Content-Disposition"] = disposition
     storage = storage_of(request)
     try:
-        data = await asyncio.to_thread(_rendered, storage, stored, transform)
+        data = await asyncio.to_thread(_rendered, storage, stored, transform, target)
     except BlobNotFound:  # metadata that came by sync: the bytes are on a peer
         await storage.fetcher.ensure(stored.blob, stored.size)
         try:
-            data = await asyncio.to_thread(_rendered, storage, stored, transform)
+            data = await asyncio.to_thread(_rendered, storage, stored, transform, target)
         except BlobNotFound:
             raise errors.no_such_key() from None
-    content_type = MIME_OF[output_format(transform, mimetype)]
-    return web.Response(body=data, content_type=content_type, headers=headers)
+    return web.Response(body=data, content_type=MIME_OF[target], headers=headers)
 
 
 async def render_authenticated(request: web.Request) -> web.StreamResponse:

@@ -3,8 +3,10 @@ the transformation itself with Pillow, bytes in, bytes out. No I/O, no HTTP.
 
 `width`/`height` in pixels (one alone keeps the aspect ratio), `resize` cover (fill the box,
 crop what sticks out; the default), contain (fit inside the box) or fill (stretch to the box),
-`format` origin (the source's format; the default) or webp/jpeg/png, `quality` 20-100 for lossy
-output. Sources are JPEG, PNG and WebP; other types are served as they are.
+`format` origin (the source's format) or webp/jpeg/png/avif, `quality` 20-100 for lossy output.
+Without `format` the output is WebP when the request's Accept names image/webp, else the
+source's format (Supabase's automatic optimisation, WebP only). Sources are JPEG, PNG and WebP
+(and AVIF where Pillow has libavif); other types are served as they are.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, features
 
 from performer_edge.storage import errors
 
+# Pillow encodes AVIF only when built with libavif (its wheels are, from 11.3): check.
+AVIF = bool(features.check("avif"))
 RASTER_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 OUTPUT_FORMATS = {"webp": "WEBP", "jpeg": "JPEG", "jpg": "JPEG", "png": "PNG"}
-MIME_OF = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+MIME_OF = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "AVIF": "image/avif"}
+if AVIF:
+    RASTER_TYPES["image/avif"] = "AVIF"
+    OUTPUT_FORMATS["avif"] = "AVIF"
+LOSSY = ("JPEG", "WEBP", "AVIF")
 RESIZE_MODES = ("cover", "contain", "fill")
 MAX_DIMENSION = 2500  # storage-api's (imgproxy's) limit on width and height
 MAX_SOURCE_PIXELS = 50_000_000  # larger sources are refused, not decoded (decompression bombs)
@@ -35,17 +43,20 @@ class Transform:
     width: int | None = None
     height: int | None = None
     resize: str = "cover"
-    format: str = "origin"
+    format: str | None = None  # None: not asked, chosen per request by its Accept header
     quality: int = DEFAULT_QUALITY
 
-    def key(self) -> str:
-        """A short digest naming this transformation in the cache."""
-        text = f"{self.width}x{self.height}:{self.resize}:{self.format}:{self.quality}"
+    def key(self, target: str) -> str:
+        """A short digest naming this transformation, written in Pillow format `target` (the
+        output format chosen for the request), in the cache."""
+        text = f"{self.width}x{self.height}:{self.resize}:{target}:{self.quality}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_query(self) -> dict[str, str]:
         """The query parameters (or signed-token claims) that say this transformation."""
-        query = {"resize": self.resize, "format": self.format, "quality": str(self.quality)}
+        query = {"resize": self.resize, "quality": str(self.quality)}
+        if self.format is not None:
+            query["format"] = self.format
         if self.width is not None:
             query["width"] = str(self.width)
         if self.height is not None:
@@ -67,9 +78,11 @@ def parse_transform(params: Mapping[str, Any]) -> Transform:
     resize = str(params.get("resize") or "cover").strip().lower()
     if resize not in RESIZE_MODES:
         raise errors.invalid_request("resize must be cover, contain or fill")
-    output = str(params.get("format") or "origin").strip().lower()
-    if output != "origin" and output not in OUTPUT_FORMATS:
-        raise errors.invalid_request("format must be origin, webp, jpeg or png")
+    output = str(params.get("format") or "").strip().lower() or None
+    if output == "avif" and not AVIF:
+        raise errors.invalid_request("format avif is not available: Pillow lacks libavif here")
+    if output is not None and output != "origin" and output not in OUTPUT_FORMATS:
+        raise errors.invalid_request(f"format must be origin, {', '.join(OUTPUT_FORMATS)}")
     quality_raw = params.get("quality")
     quality = DEFAULT_QUALITY
     if quality_raw not in (None, ""):
@@ -86,15 +99,38 @@ def parse_transform(params: Mapping[str, Any]) -> Transform:
     )
 
 
-def output_format(transform: Transform, mimetype: str) -> str:
-    """The Pillow format the result is written in."""
+def accepts(accept: str | None, mimetype: str) -> bool:
+    """Does an Accept header name `mimetype` itself with q > 0? Wildcards do not count: a
+    client's `*/*` says nothing of which image formats it decodes (imgproxy reads it so too)."""
+    for media_range in (accept or "").split(","):
+        kind, *params = (part.strip() for part in media_range.split(";"))
+        if kind.lower() != mimetype:
+            continue
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+def output_format(transform: Transform, mimetype: str, accept: str | None) -> str:
+    """The Pillow format the result is written in: the asked format, else WebP for a client
+    that accepts it (Supabase's automatic optimisation; AVIF only when asked, as there), else
+    the source's."""
+    if transform.format is None:
+        return "WEBP" if accepts(accept, "image/webp") else RASTER_TYPES[mimetype]
     if transform.format == "origin":
         return RASTER_TYPES[mimetype]
     return OUTPUT_FORMATS[transform.format]
 
 
-def transform_image(source: bytes, mimetype: str, transform: Transform) -> bytes:
-    """The transformed image; InvalidRequest for bytes that are not a usable image."""
+def transform_image(source: bytes, mimetype: str, transform: Transform, target: str) -> bytes:
+    """The transformed image in Pillow format `target`; InvalidRequest for bytes that are not
+    a usable image."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -108,12 +144,11 @@ def transform_image(source: bytes, mimetype: str, transform: Transform) -> bytes
         except Image.DecompressionBombWarning:
             raise errors.invalid_request("the image is too large to transform") from None
     image = _resized(image, transform)
-    target = output_format(transform, mimetype)
     if target == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
     out = io.BytesIO()
     options: dict[str, Any] = {"optimize": True} if target == "PNG" else {}
-    if target in ("JPEG", "WEBP"):
+    if target in LOSSY:
         options["quality"] = transform.quality
     image.save(out, format=target, **options)
     return out.getvalue()

@@ -1,7 +1,9 @@
 """Transformed images on disk, by source blob and transformation (`DIR/render-cache`).
 
-A cache, node-local and disposable: an entry is named `<blob hash>-<transform key>`, written to
-a temp file and renamed into place (readers see whole entries or none). `trim` (the node's
+A cache, node-local and disposable: an entry is named `<blob hash>-<transform key>` (the key
+covers the output format chosen for the request, so a WebP answer for one client and the
+source's format for another are two entries), written to a temp file and renamed into place
+(readers see whole entries or none). `trim` (the node's
 maintenance pass) drops entries whose source blob is gone, then the least recently written
 until the cache fits its budget.
 """

@@ -1,6 +1,7 @@
 """Image transformations at /storage/v1/render/image/{authenticated,public,sign}: storage3's
 transform options (width, height, resize, format, quality) on JPEG, PNG and WebP sources,
-policies as for downloads, a cache keyed by content hash and transformation, and bad
+WebP for clients whose Accept names it unless a format is given, AVIF on request, policies as
+for downloads, a cache keyed by content hash, transformation and output format, and bad
 parameters answered in the storage error shape."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import pytest
 from conftest import RunningNode, signed_up
 from PIL import Image
 from supabase import Client
+
+from performer_edge.storage.render import AVIF, accepts
 
 from .conftest import data_dir, new_bucket, storage_error
 
@@ -131,6 +134,7 @@ def test_other_types_are_served_as_they_are(service: Client, pictures: str) -> N
         "height=99999",
         "resize=stretch",
         "format=gif",
+        "format=tiff",
         "quality=5",
         "quality=high",
     ],
@@ -149,3 +153,70 @@ def test_a_corrupt_image_gets_the_storage_error_shape(node: RunningNode, picture
         f"{node.url}/storage/v1/render/image/public/{pictures}/broken.png?width=10"
     )
     assert response.status_code == 400 and response.json()["code"] == "InvalidRequest"
+
+
+BROWSER_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def test_a_client_accepting_webp_gets_webp_unless_a_format_is_asked(
+    node: RunningNode, service: Client, pictures: str
+) -> None:
+    url = service.storage.from_(pictures).get_public_url("p.png", {"transform": {"width": 61}})
+    webp = httpx.get(url, headers={"Accept": BROWSER_ACCEPT})
+    assert webp.headers["content-type"] == "image/webp" and webp.headers["vary"] == "Accept"
+    assert decoded(webp.content).format == "WEBP" and decoded(webp.content).size == (61, 41)
+    for accept in ("*/*", "image/webp;q=0, image/png", ""):
+        png = httpx.get(url, headers={"Accept": accept})
+        assert png.headers["content-type"] == "image/png", accept
+        assert png.headers["vary"] == "Accept" and decoded(png.content).format == "PNG"
+    assert png.headers["etag"] != webp.headers["etag"]
+    conditional = {"Accept": BROWSER_ACCEPT, "If-None-Match": png.headers["etag"]}
+    assert httpx.get(url, headers=conditional).status_code == 200  # not the PNG's ETag
+    conditional["If-None-Match"] = webp.headers["etag"]
+    assert httpx.get(url, headers=conditional).status_code == 304
+    cached = [path.read_bytes() for path in (data_dir(node) / "render-cache").glob("*")]
+    assert webp.content in cached and png.content in cached  # one entry per output format
+    origin = httpx.get(url + "&format=origin", headers={"Accept": BROWSER_ACCEPT})
+    assert origin.headers["content-type"] == "image/png" and "vary" not in origin.headers
+    signed = service.storage.from_(pictures).create_signed_url(
+        "j.jpg", 60, {"transform": {"width": 30}}
+    )["signedURL"]
+    assert httpx.get(signed, headers={"Accept": "image/webp"}).headers["content-type"] == (
+        "image/webp"
+    )
+    assert httpx.get(signed).headers["content-type"] == "image/jpeg"
+
+
+@pytest.mark.skipif(not AVIF, reason="this Pillow cannot encode AVIF")
+def test_avif_on_request(service: Client, pictures: str) -> None:
+    files = service.storage.from_(pictures)
+    url = files.get_public_url("j.jpg", {"transform": {"width": 40, "format": "avif"}})  # type: ignore[typeddict-item]
+    avif = httpx.get(url, headers={"Accept": "*/*"})
+    assert avif.headers["content-type"] == "image/avif" and "vary" not in avif.headers
+    assert decoded(avif.content).format == "AVIF" and decoded(avif.content).size == (40, 27)
+    # Supabase optimises to WebP only: a client naming just AVIF gets the source's format.
+    plain = files.get_public_url("j.jpg", {"transform": {"width": 40}})
+    assert httpx.get(plain, headers={"Accept": "image/avif"}).headers["content-type"] == (
+        "image/jpeg"
+    )
+    files.upload("a.avif", avif.content, {"content-type": "image/avif"})
+    small = files.download("a.avif", {"transform": {"width": 20, "format": "origin"}})
+    assert decoded(small).format == "AVIF" and decoded(small).size == (20, 14)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("image/webp", True),
+        ("IMAGE/WEBP;q=0.5", True),
+        ("text/html, image/webp ;q=1", True),
+        ("image/webp;q=0", False),
+        ("image/webp;q=x", False),
+        ("image/*,*/*", False),
+        ("image/webpx", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_accept_names_webp_only_explicitly(accept: str | None, expected: bool) -> None:
+    assert accepts(accept, "image/webp") is expected
