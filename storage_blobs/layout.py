@@ -106,9 +106,11 @@ class Layout:
         """Create `root/ab/cd/` if needed; return it and the parents whose entries must still be
         fsynced (`sync_fanout`) once the blob is linked there.
 
-        The first call per directory in this process reports both parents even when the
-        directory already existed: another thread or process may have created it without having
-        synced yet. The fsyncs come after the link so that, on a journalling filesystem, the
+        The first call per directory in this process reports its parent even when the directory
+        already existed: another thread or process may have created it without having synced yet.
+        The root is reported only until `ab/` has been synced into it once by this process: with
+        random hashes nearly every blob of a young store lands in a new `ab/cd/`, but there are
+        only 256 `ab/`. The fsyncs come after the link so that, on a journalling filesystem, the
         blob directory's fsync commits the new directories too and the parents' are cheap.
         """
         h = validate_hash(blob_hash)
@@ -117,20 +119,25 @@ class Layout:
         with self._lock:
             if h[0:4] in self._durable_dirs:
                 return inner, ()
+            outer_durable = h[0:2] in self._durable_dirs
         for child in (outer, inner):
             replace_symlink(child)
             with contextlib.suppress(FileExistsError):
                 child.mkdir()
-        return inner, (outer, self.root)
+        return inner, (outer,) if outer_durable else (outer, self.root)
 
     def sync_fanout(self, blob_hash: str, parents: tuple[Path, ...]) -> None:
-        """fsync the parents `ensure_fanout` reported, then remember the directory as durable."""
+        """fsync the parents `ensure_fanout` reported, then remember the directories as durable
+        (`ab/cd` in `ab/`, and `ab/` in the root when the root was among them)."""
         if not parents:
             return
         for parent in parents:
             fsync_dir(parent)
+        h = validate_hash(blob_hash)
         with self._lock:
-            self._durable_dirs.add(validate_hash(blob_hash)[0:4])
+            self._durable_dirs.add(h[0:4])
+            if self.root in parents:
+                self._durable_dirs.add(h[0:2])
 
     def open_fd(self, blob_hash: str) -> int:
         """A read-only descriptor of the blob, reached without following any symbolic link

@@ -172,6 +172,48 @@ def test_non_bytes_chunk_is_a_type_error(store: BlobStore) -> None:
     assert tmp_files(store) == []
 
 
+def content_with_prefix(prefix: str, unlike: tuple[bytes, ...] = ()) -> bytes:
+    """A value whose hash starts with `prefix` and whose `ab/cd/` differs from those of
+    `unlike` when `prefix` leaves room for that (found by trying)."""
+    taken = {sha(other)[:4] for other in unlike} if len(prefix) < 4 else set()
+    n = 0
+    while True:
+        data = f"content {n}".encode()
+        if data not in unlike and sha(data).startswith(prefix) and sha(data)[:4] not in taken:
+            return data
+        n += 1
+
+
+def test_put_fsyncs_the_file_and_each_new_directory_entry(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A put is durable: the file, `ab/cd/` (its entry), `ab/` (a new `cd/`) and the root (a
+    new `ab/`) are fsynced; a parent already synced by this process is not synced again."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    first = content_with_prefix("")
+    second = content_with_prefix(sha(first)[:2], (first,))
+    third = content_with_prefix(sha(first)[:4], (first,))
+    root = str(store.root.resolve())
+
+    def fsyncs_of(data: bytes) -> list[str]:
+        synced.clear()
+        digest = store.put_bytes(data).hash
+        outer, inner = f"{root}/{digest[:2]}", f"{root}/{digest[:2]}/{digest[2:4]}"
+        named = {f"{inner}/{digest}": "file", inner: "ab/cd", outer: "ab", root: "root"}
+        return [named.get(path, "temp file" if "/tmp/put-" in path else path) for path in synced]
+
+    assert fsyncs_of(first) == ["temp file", "ab/cd", "ab", "root"]
+    assert fsyncs_of(second) == ["temp file", "ab/cd", "ab"]  # a new cd/ in a synced ab/
+    assert fsyncs_of(third) == ["temp file", "ab/cd"]  # both parents already synced
+
+
 def test_reopening_a_store_sees_existing_blobs(tmp_path: Path) -> None:
     info = BlobStore(tmp_path / "r").put_bytes(b"persisted")
     again = BlobStore(tmp_path / "r")
