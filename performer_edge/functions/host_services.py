@@ -4,6 +4,7 @@ Database operations run through the REST layer's own compile and write entry poi
 caller under its row-level policies (as service_role only with the `db.service_role`
 permission). Runs on a function's worker thread: reads use a pooled reader directly, writes
 and Storage reads go to the event loop and wait for it, bounded by the invocation's deadline.
+`storage.get` of an object whose blob is on a peer fetches it first, as a download does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from performer_edge.functions.hostcalls import BAD_REQUEST, HostCallError, Invoc
 from performer_edge.rest import api_write
 from performer_edge.rest.compile import RequestContext, compile_read, run_read
 from performer_edge.rest.query import parse_accept, parse_prefer, parse_query
+from performer_edge.storage import errors as storage_errors
+from storage_blobs import BlobNotFound
 
 if TYPE_CHECKING:
     from performer_edge.core.db import Database
@@ -137,13 +140,24 @@ class NodeHostServices:
             raise HostCallError(
                 f"the object is over {call.limits.max_host_result_bytes} bytes", error="too_large"
             )
-        with self.storage.blobs.open(found.blob) as stream:
-            data = stream.read()
+        try:
+            data = self._read_blob(found.blob)
+        except BlobNotFound:
+            # Metadata that came by sync, the bytes still on a peer: fetch them as downloads do.
+            self._on_loop(self.storage.fetcher.ensure(found.blob, found.size), call)
+            try:
+                data = self._read_blob(found.blob)
+            except BlobNotFound:
+                raise storage_errors.no_such_key() from None
         return {
             "content_type": found.mimetype,
             "size": found.size,
             "body_base64": base64.b64encode(data).decode(),
         }
+
+    def _read_blob(self, blob: str) -> bytes:
+        with self.storage.blobs.open(blob) as stream:
+            return stream.read()
 
     def _append(self, request: dict[str, Any], call: Invocation) -> Any:
         kind, scope = request.get("kind"), request.get("scope", "")

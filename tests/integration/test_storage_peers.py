@@ -1,11 +1,13 @@
 """Storage across two synced nodes on 127.0.0.1: an object uploaded on A is read on B, its blob
 fetched from A by hash (lazily, or eagerly for an `eager_fetch` bucket), verified, never stored
 when it does not verify; the blob endpoint serves members only; gc keeps a blob whose row
-arrives from a peer while gc runs. A dials B, so B knows A's API only from A's HELLO."""
+arrives from a peer while gc runs; a Function's storage.get on B fetches the blob too. A dials
+B, so B knows A's API only from A's HELLO."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -28,6 +30,7 @@ from performer_edge.storage import blob_gc, store
 from performer_edge.storage.component import StorageComponent
 from performer_edge.storage.peer_fetch import BLOB_PATH
 from storage_blobs import GcReport
+from tests.functions.guests import host_call
 from tests.peers.peer_support import Served, dialing, join, served, wait_for
 
 pytestmark = pytest.mark.network
@@ -119,6 +122,31 @@ async def test_a_copy_and_a_signed_download_on_b_fetch_the_blob(tmp_path: Path) 
             assert answer.status == 200
             assert await answer.read() == signed
         assert storage(b).fetcher.fetched == 2
+
+
+async def test_a_functions_storage_get_on_b_fetches_the_blob(tmp_path: Path) -> None:
+    data = os.urandom(30_000)  # its base64 fits the relay guest's result buffer
+    blob = hashlib.sha256(data).hexdigest()
+    async with pair(tmp_path) as (a, b):
+        bucket, name = await upload(a, data)
+        await wait_for(lambda: has_row(b, bucket, name), "the object's row on B")
+        assert not storage(b).blobs.has(blob)
+        key = b.node.api_keys.service_role_key
+        auth = {"apikey": key, "Authorization": f"Bearer {key}"}
+        guest = host_call("storage.get", {"bucket": bucket, "path": name})
+        deploy = {
+            "name": "reader",
+            "wasm_base64": base64.b64encode(guest).decode(),
+            "permissions": ["storage.read"],
+        }
+        async with aiohttp.ClientSession(headers=auth) as http:
+            async with http.post(f"{b.url}/functions/v1/deploy", json=deploy) as deployed:
+                assert deployed.status in (200, 201), await deployed.text()
+            async with http.post(f"{b.url}/functions/v1/reader") as answer:
+                assert answer.status == 200, await answer.text()
+                got = await answer.json()
+        assert base64.b64decode(got["body_base64"]) == data
+        assert storage(b).blobs.verify(blob)
 
 
 async def test_an_eager_bucket_gets_its_blobs_without_a_read(tmp_path: Path) -> None:
