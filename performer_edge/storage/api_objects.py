@@ -20,7 +20,7 @@ from performer_edge.storage.api import (
     storage_of,
 )
 from performer_edge.storage.paths import check_bucket_id, check_key, check_prefix
-from performer_edge.storage.uploads import drain, open_upload
+from performer_edge.storage.uploads import drain, open_upload, read_small
 
 
 def is_true(value: str | None) -> bool:
@@ -35,9 +35,14 @@ async def store_upload(
     try:
         bucket_id, name = bucket_and_key(request, after)
         body = await open_upload(request)
-        object_id = await storage_of(request).objects.upload(
-            context, bucket_id, name, body, upsert=upsert
-        )
+        objects = storage_of(request).objects
+        data = await read_small(request, body)
+        if data is not None:
+            object_id = await objects.upload_bytes(
+                context, bucket_id, name, body, data, upsert=upsert
+            )
+        else:
+            object_id = await objects.upload(context, bucket_id, name, body, upsert=upsert)
     except PerformerError:
         await drain(request)
         raise

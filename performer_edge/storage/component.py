@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,10 @@ class StorageComponent:
         api_peer_blobs.register(app)
         app.cleanup_ctx.append(self._collect_garbage)
         app.cleanup_ctx.append(self._fetch_from_peers)
+        app.on_cleanup.append(self._close_objects)
+
+    async def _close_objects(self, app: web.Application) -> None:
+        await asyncio.to_thread(self.objects.close)
 
     async def _fetch_from_peers(self, app: web.Application) -> AsyncIterator[None]:
         try:

@@ -4,7 +4,8 @@
 2. storage-js raw body: the bytes, with `content-type`, `cache-control` and base64 `x-metadata`;
 3. storage-js multipart: fields, then a part with an empty name (`name=""; filename="blob"`).
 
-The file's bytes are never read here: `UploadBody.chunks` streams them from the socket.
+The file's bytes are not read here: `UploadBody.chunks` streams them from the socket (or
+`read_small` reads those of a small request at once).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from performer_edge.storage import errors
 
 CHUNK_BYTES = 256 * 1024
+SMALL_UPLOAD_BYTES = 256 * 1024  # read whole, then checked and stored in one thread call
 MAX_FIELD_BYTES = 64 * 1024
 DEFAULT_MIMETYPE = "application/octet-stream"
 DEFAULT_CACHE_CONTROL = "no-cache"
@@ -129,6 +131,15 @@ async def _open_multipart(request: web.Request) -> UploadBody:
         user_metadata=parse_metadata_json(metadata),
         chunks=_part_chunks(part),
     )
+
+
+async def read_small(request: web.Request, body: UploadBody) -> bytes | None:
+    """The file's bytes when the whole request body is at most `SMALL_UPLOAD_BYTES` (as its
+    Content-Length says), else None: its bytes then stream into the blob store as they come."""
+    length = request.content_length
+    if length is None or length > SMALL_UPLOAD_BYTES:
+        return None
+    return b"".join([chunk async for chunk in body.chunks])
 
 
 async def drain(request: web.Request, limit: int = 64 * 1024 * 1024) -> None:

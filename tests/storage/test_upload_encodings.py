@@ -5,14 +5,19 @@ multipart encoding is what every other test in this folder uploads with.)"""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+from collections.abc import Iterator
 
 import httpx
 from conftest import RunningNode
 from supabase import Client
 
-from .conftest import new_bucket
+from performer_edge.storage.uploads import SMALL_UPLOAD_BYTES
+from storage_blobs import BlobStore
+
+from .conftest import data_dir, new_bucket
 
 CONTENT = os.urandom(70_000) + b"\r\n--boundary-like--\r\n"
 
@@ -79,3 +84,50 @@ def test_a_refused_upload_answers_with_the_error(node: RunningNode, service: Cli
     assert response.status_code == 400
     assert response.json()["code"] == "EntityTooLarge"
     assert service.storage.from_(bucket).list() == []
+
+
+def test_small_and_streamed_uploads_round_trip_on_both_sides_of_the_limit(
+    node: RunningNode, service: Client
+) -> None:
+    """A body of at most SMALL_UPLOAD_BYTES is read whole and stored in one thread call; a
+    larger one, or one sent chunked (no Content-Length), streams: the bytes are the same."""
+    bucket = new_bucket(service)
+    files = service.storage.from_(bucket)
+    headers = _headers(node, **{"content-type": "application/octet-stream"})
+    sizes = (0, 1, SMALL_UPLOAD_BYTES, SMALL_UPLOAD_BYTES + 1)
+    for size in sizes:
+        content = os.urandom(size)
+        url = f"{node.url}/storage/v1/object/{bucket}/sized/{size}.bin"
+        response = httpx.post(url, content=content, headers=headers)
+        assert response.status_code == 200, response.text
+        assert files.download(f"sized/{size}.bin") == content
+        assert files.info(f"sized/{size}.bin")["size"] == size
+
+    def chunked() -> Iterator[bytes]:
+        yield b"sent "
+        yield b"chunked"
+
+    url = f"{node.url}/storage/v1/object/{bucket}/sized/chunked.bin"
+    response = httpx.post(url, content=chunked(), headers=headers)
+    assert response.status_code == 200, response.text
+    assert files.download("sized/chunked.bin") == b"sent chunked"
+
+
+def test_a_refused_small_upload_stores_no_blob(node: RunningNode, service: Client) -> None:
+    """The small path checks the bucket, type, size and duplicate before writing the blob."""
+    bucket = new_bucket(service, file_size_limit=100, allowed_mime_types=["image/*"])
+    blobs = BlobStore(data_dir(node) / "blobs")
+    url = f"{node.url}/storage/v1/object/{bucket}/refused.png"
+    png = _headers(node, **{"content-type": "image/png"})
+    refusals = [
+        (url, b"x" * 101, png, "EntityTooLarge"),
+        (url, b"plain text", _headers(node, **{"content-type": "text/plain"}), "InvalidMimeType"),
+        (f"{node.url}/storage/v1/object/no-such-bucket/a.png", b"no bucket", png, "NoSuchBucket"),
+    ]
+    for target, content, headers, code in [*refusals, (url, b"again", png, "KeyAlreadyExists")]:
+        if code == "KeyAlreadyExists":
+            assert httpx.post(url, content=b"first", headers=png).status_code == 200
+        response = httpx.post(target, content=content, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (400, code), response.text
+        assert not blobs.has(hashlib.sha256(content).hexdigest()), code
+    assert [o["name"] for o in service.storage.from_(bucket).list()] == ["refused.png"]
