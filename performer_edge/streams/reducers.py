@@ -109,6 +109,8 @@ def parse_op(item: Any, where: str) -> dict[str, Any]:
         raise InvalidInput(f"{where}: op must be one of {', '.join(OPS)}", code="invalid_event")
     if "value" not in item:
         raise InvalidInput(f"{where}: value is required", code="invalid_event")
+    if not isinstance(item.get("type", ""), str):
+        raise InvalidInput(f"{where}: type must be a string", code="invalid_event")
     path = item.get("path", [])
     if isinstance(path, str):
         path = [path]

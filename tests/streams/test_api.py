@@ -198,6 +198,7 @@ async def test_policies_decide_who_reads_and_appends(
         ("POST", "SCOPE/events", {"value": 1, "path": [1]}, {}, 400, "invalid_event"),
         ("POST", "SCOPE/events", {"value": 1, "extra": 2}, {}, 400, "invalid_event"),
         ("POST", "SCOPE/events", {"value": 1, "type": "Bad Kind"}, {}, 400, "invalid_event_kind"),
+        ("POST", "SCOPE/events", {"value": 1, "type": 5}, {}, 400, "invalid_event"),
         ("POST", "SCOPE/events", {"value": "x" * 300_000}, {}, 413, "event_too_large"),
         ("POST", "SCOPE/events", {"value": 1}, {"expect": -2}, 400, "invalid_version"),
         ("POST", "ydoc:doc-x/events", {"value": 1}, {}, 400, "stream_not_writable"),
