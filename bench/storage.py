@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/storage.py [--big-mb 200] [--repeats 3] [--small 10000]
                                       [--small-bytes 4096] [--concurrency 16] [--json]
+                                      [--small-rounds 4]
                                       [--dir PARENT] [--pocketbase BINARY]
                                       [--pocketbase-synchronous FULL|NORMAL] [--serve-arg=ARG ...]
 
@@ -14,7 +15,9 @@ Both servers run as subprocesses on loopback, side by side in one run. Cells:
   `GET /api/files/files/ID/NAME`. Each server's RSS is sampled every 10 ms: peak and growth over
   its RSS before the cell (target for ours: flat, within 50 MB).
 - `--small` files of `--small-bytes` each (the same bytes for both): uploaded by
-  `--concurrency` workers, then all read back by as many workers; files per second.
+  `--concurrency` workers, then all read back by as many workers (each read's length checked);
+  files per second, and the server's CPU per file. Both run in `--small-rounds` rounds, each
+  peer taking its share of the files in turn, alternating who goes first.
 
 Durability differs and is printed: ours fsyncs every blob and commits its metadata with
 `synchronous=FULL`; PocketBase writes files without fsync, and its records with FULL (set by a
@@ -29,12 +32,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
+import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +54,7 @@ from auth_servers import (
     stop_all,
 )
 from common import emit, log, ratio, run_script
-from load import process_memory, run_load
+from load import Call, RequestFailed, Result, process_memory, run_load
 from storage_peers import Handle, OursStorage, PocketBaseStorage, StoragePeer
 
 MB = 1024 * 1024
@@ -77,6 +83,15 @@ class PeakRss:
     def __exit__(self, *_: object) -> None:
         self._done.set()
         self._thread.join()
+
+    @contextlib.contextmanager
+    def sampling(self) -> Iterator[None]:
+        """Sample during one more stretch (a cell run in rounds); the baseline stays the
+        first's."""
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        with self:
+            yield
 
     def summary(self) -> dict[str, float]:
         return {"peak_mb": self.peak / MB, "growth_mb": (self.peak - self.before) / MB}
@@ -122,37 +137,74 @@ async def big_cells(
     return out
 
 
-async def small_cells(
-    peer: StoragePeer, payloads: list[bytes], args: argparse.Namespace
-) -> dict[str, Any]:
-    handles: list[Handle] = []
-    names = itertools.count()
-
-    async def upload(session: aiohttp.ClientSession, worker: int, i: int) -> None:
-        n = next(names)
-        handles.append(await peer.upload_bytes(session, payloads[n % len(payloads)], f"s/{n}"))
-
-    log(f"  {peer.name}: {args.small:,} small uploads @ c{args.concurrency}")
-    with PeakRss(peer.pid) as up_rss:
-        up = await run_load(
-            peer.name, peer.pid, "upload", upload, args.concurrency, 3600, args.small
-        )
-    reads = iter(list(handles))
-
-    async def download(session: aiohttp.ClientSession, worker: int, i: int) -> None:
-        await peer.download(session, next(reads))
-
-    log(f"  {peer.name}: {len(handles):,} small downloads @ c{args.concurrency}")
-    with PeakRss(peer.pid) as down_rss:
-        down = await run_load(
-            peer.name, peer.pid, "download", download, args.concurrency, 3600, len(handles)
-        )
-    return {
-        "upload": up.__dict__,
-        "download": down.__dict__,
-        "upload_rss": up_rss.summary(),
-        "download_rss": down_rss.summary(),
+def merge_results(parts: list[Result]) -> dict[str, Any]:
+    """One cell's rounds as one result: counts, time and CPU add up; p50 is the rounds' median
+    p50 and p99 their worst p99 (the rounds' latencies are not kept)."""
+    ok = sum(p.ok for p in parts)
+    seconds = sum(p.seconds for p in parts)
+    cpu_us = sum(p.server_cpu_us_per_op * p.ok for p in parts)
+    merged = {
+        **parts[0].__dict__,
+        "ok": ok,
+        "errors": sum(p.errors for p in parts),
+        "seconds": seconds,
+        "rate": ok / seconds if seconds else 0.0,
+        "p50_ms": statistics.median(p.p50_ms for p in parts),
+        "p99_ms": max(p.p99_ms for p in parts),
+        "server_cpu_us_per_op": cpu_us / ok if ok else 0.0,
+        "server_cpu_cores": sum(p.server_cpu_cores * p.seconds for p in parts) / seconds,
+        "client_cpu_share": sum(p.client_cpu_share * p.seconds for p in parts) / seconds,
+        "first_error": next((p.first_error for p in parts if p.first_error), ""),
     }
+    return merged
+
+
+async def small_cells(
+    peers: list[StoragePeer], payloads: list[bytes], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """Uploads, then downloads, in `--small-rounds` rounds: each round gives each peer its
+    share of the files, the peers alternating who goes first, so that both meet the same
+    machine (others' load drifts over a run of minutes)."""
+    rounds = min(args.small_rounds, args.small)
+    shares = [args.small // rounds + (r < args.small % rounds) for r in range(rounds)]
+    handles: dict[str, list[Handle]] = {p.name: [] for p in peers}
+    out: dict[str, dict[str, Any]] = {p.name: {} for p in peers}
+
+    def uploader(peer: StoragePeer) -> Call:
+        names = itertools.count(len(handles[peer.name]))
+
+        async def upload(session: aiohttp.ClientSession, worker: int, i: int) -> None:
+            n = next(names)
+            data = payloads[n % len(payloads)]
+            handles[peer.name].append(await peer.upload_bytes(session, data, f"s/{n}"))
+
+        return upload
+
+    def downloader(peer: StoragePeer, reads: Iterator[Handle]) -> Call:
+        async def download(session: aiohttp.ClientSession, worker: int, i: int) -> None:
+            received = await peer.download(session, next(reads))
+            if received != args.small_bytes:  # counted as a failed request, and printed
+                raise RequestFailed(200, f"{received} bytes of {args.small_bytes}".encode())
+
+        return download
+
+    for op in ("upload", "download"):
+        parts: dict[str, list[Result]] = {p.name: [] for p in peers}
+        reads = {p.name: iter(list(handles[p.name])) for p in peers}
+        peaks = {p.name: PeakRss(p.pid) for p in peers}
+        for turn, share in enumerate(shares):
+            for peer in peers if turn % 2 == 0 else peers[::-1]:
+                log(f"  {peer.name}: {share:,} small {op}s @ c{args.concurrency} ({turn + 1})")
+                call = uploader(peer) if op == "upload" else downloader(peer, reads[peer.name])
+                with peaks[peer.name].sampling():
+                    result = await run_load(
+                        peer.name, peer.pid, op, call, args.concurrency, 3600, share
+                    )
+                parts[peer.name].append(result)
+        for peer in peers:
+            out[peer.name][op] = merge_results(parts[peer.name])
+            out[peer.name][f"{op}_rss"] = peaks[peer.name].summary()
+    return out
 
 
 async def measure(peers: list[StoragePeer], big: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -162,8 +214,10 @@ async def measure(peers: list[StoragePeer], big: Path, args: argparse.Namespace)
     report: dict[str, Any] = {"big": await big_cells(peers, big, args), "small": {}}
     rng = random.Random(7)
     payloads = [rng.randbytes(args.small_bytes) for _ in range(args.small)]  # no two alike
-    for peer in peers:
-        report["small"][peer.name] = await small_cells(peer, payloads, args)
+    report["small"] = await small_cells(peers, payloads, args)
+    async with aiohttp.ClientSession() as session:
+        for peer in peers:
+            await peer.finish(session)
     return report
 
 
@@ -188,6 +242,10 @@ def print_report(report: dict[str, Any]) -> None:
     for label, mine, theirs in rows:
         r = ratio(mine, theirs)
         print(f"{label:<38}{mine:>12,.1f}{theirs:>14,.1f}{r:>9.2f}x  {verdict(r)}")
+    print("\nServer CPU per small file, µs (user + system, all threads):")
+    for op in ("upload", "download"):
+        parts = [f"{n} {small[n][op]['server_cpu_us_per_op']:,.0f}" for n in small]
+        print(f"  {op:<16}" + " | ".join(parts))
     print("\nServer RSS, peak MB (growth over the cell's start):")
     for cell, key in (("big upload", "upload_rss"), ("big download", "download_rss")):
         parts = [f"{n} {big[n][key]['peak_mb']:.0f} (+{big[n][key]['growth_mb']:.0f})" for n in big]
@@ -221,6 +279,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--small-bytes", type=int, default=4096, help="each small file (4096)")
     parser.add_argument("--concurrency", type=int, default=16, help="small-file workers (16)")
     parser.add_argument(
+        "--small-rounds", type=int, default=4, help="small files in rounds, peers alternating (4)"
+    )
+    parser.add_argument(
         "--dir", type=Path, default=here, help="parent of the temporary directory (bench/)"
     )
     parser.add_argument(
@@ -237,7 +298,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = parser.parse_args(argv)
-    if min(args.big_mb, args.repeats, args.small, args.small_bytes, args.concurrency) < 1:
+    if min(args.big_mb, args.repeats, args.small, args.small_bytes, args.concurrency,
+           args.small_rounds) < 1:  # fmt: skip
         parser.error("sizes, counts and concurrency must be positive")
     return args
 

@@ -49,6 +49,10 @@ class StoragePeer(ABC):
 
     headers: dict[str, str] = {}
 
+    @abstractmethod
+    async def finish(self, session: aiohttp.ClientSession) -> None:
+        """After the cells: check that the durability settings held."""
+
     async def download(self, session: aiohttp.ClientSession, handle: Handle) -> int:
         """Read an upload back in chunks, dropping them; how many bytes came."""
         response = await session.get(self.download_url(handle), headers=self.headers)
@@ -96,6 +100,9 @@ class OursStorage(StoragePeer):
         await expect_ok(await session.post(f"{self.base}/{name}", data=data, headers=headers))
         return name
 
+    async def finish(self, session: aiohttp.ClientSession) -> None:
+        """Nothing to read back: `--synchronous FULL` is a flag of the process, fixed at start."""
+
     def download_url(self, handle: Handle) -> str:
         return f"{self.base}/{handle}"
 
@@ -128,6 +135,9 @@ class PocketBaseStorage(StoragePeer):
         await expect_ok(await session.post(url, json=collection, headers=auth))
         self.records = f"{server.url}/api/collections/{COLLECTION}/records"
         await read_pb_pragmas(session, server, self.synchronous, "start")
+
+    async def finish(self, session: aiohttp.ClientSession) -> None:
+        await read_pb_pragmas(session, self.server, self.synchronous, "end")
 
     async def _create(self, session: aiohttp.ClientSession, file: Any, name: str) -> Handle:
         form = aiohttp.FormData()
