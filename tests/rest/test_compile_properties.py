@@ -3,6 +3,7 @@ PostgREST/Postgres error. Never a SQLite error, never another Python exception."
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import apsw
@@ -109,6 +110,7 @@ json_steps = st.lists(
 ).map(tuple)
 
 
+@cache  # one strategy per table: building it per draw was most of this module's time
 def fields(table: str) -> st.SearchStrategy[Field]:
     names = st.sampled_from((*COLUMNS[table], "nope"))
     return st.builds(Field, names, st.one_of(st.just(()), st.just(()), json_steps))
@@ -133,6 +135,7 @@ operations = st.one_of(
 )
 
 
+@cache
 def predicates(table: str) -> st.SearchStrategy[Predicate]:
     conditions = st.builds(Condition, fields(table), operations, st.booleans())
     return st.recursive(
@@ -147,6 +150,7 @@ def predicates(table: str) -> st.SearchStrategy[Predicate]:
     )
 
 
+@cache
 def leaf_items(table: str) -> st.SearchStrategy[SelectItem]:
     column = st.builds(
         SelectColumn,
@@ -159,6 +163,7 @@ def leaf_items(table: str) -> st.SearchStrategy[SelectItem]:
     return st.one_of(st.just(SelectStar()), column, column, st.builds(SelectCount))
 
 
+@cache
 @st.composite
 def select_items(draw: st.DrawFn, table: str, depth: int = 0) -> SelectItem:
     if depth >= 2 or draw(st.integers(0, 3)) > 0:
@@ -184,6 +189,7 @@ def _embedded(items: tuple[SelectItem, ...]) -> list[tuple[str, str]]:
     return found
 
 
+@cache
 @st.composite
 def queries(draw: st.DrawFn, table: str) -> Query:
     select = tuple(draw(st.lists(select_items(table), max_size=4)))
