@@ -32,7 +32,13 @@ from typing import Final
 import apsw
 
 from performer_edge.core.db import Database
-from performer_edge.core.log import LogWriter, read_horizon, row_to_event
+from performer_edge.core.log import (
+    LogWriter,
+    keep_positions,
+    last_position,
+    read_horizon,
+    row_to_event,
+)
 from performer_edge.core.projections import Projections
 from performer_edge.core.snapshot import (
     LOCAL_TABLES,
@@ -380,6 +386,7 @@ def _drop_events(conn: apsw.Connection, horizon: VersionVector) -> int:
             " AND NOT EXISTS (SELECT 1 FROM rest_migrations_pending p "
             "WHERE p.origin = events.origin AND p.seq = events.seq)"
         )
+    keep_positions(conn)
     before = conn.total_changes()
     for origin, seq in horizon.items():
         conn.execute(f"DELETE FROM events WHERE {where}", (origin, seq))
@@ -391,9 +398,9 @@ def _keep_events(conn: apsw.Connection, rows: list[tuple[object, ...]]) -> None:
     for row in rows:
         origin = row[0]
         conn.execute(
-            "INSERT OR IGNORE INTO events(origin, seq, hlc, kind, scope, payload, sig) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            row,
+            "INSERT OR IGNORE INTO events(pos, origin, seq, hlc, kind, scope, payload, sig) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (last_position(conn) + 1, *row),
         )
         conn.execute(
             "INSERT OR IGNORE INTO origins(origin, first_pos) VALUES (?, ?)",

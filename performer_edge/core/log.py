@@ -47,8 +47,10 @@ class LogWriter:
         clock: HybridClock,
         projections: Projections,
         heads: dict[bytes, int],
+        last_pos: int = 0,
     ) -> None:
         self.identity = identity
+        self._last_pos = last_pos  # the highest position given, compacted events included
         self.clock = clock
         self.projections = projections
         self._heads = heads
@@ -68,7 +70,7 @@ class LogWriter:
         heads = dict(version_vector(conn))
         last = latest_hlc(conn, heads)
         clock = HybridClock(max_skew_ms=max_skew_ms, last=last)
-        return cls(identity, clock, projections, heads)
+        return cls(identity, clock, projections, heads, last_position(conn))
 
     def head(self, origin: bytes) -> int:
         return self._heads.get(origin, 0)
@@ -133,6 +135,10 @@ class LogWriter:
             (origin, event.seq, event.hlc, event.kind, event.scope, event.payload, event.sig),
         )
         pos = conn.last_insert_rowid()
+        if pos <= self._last_pos:  # the log was compacted empty: never reuse a position
+            conn.execute("UPDATE events SET pos = ? WHERE pos = ?", (self._last_pos + 1, pos))
+            pos = self._last_pos + 1
+        self._last_pos = pos
         if previous == 0:
             conn.execute(
                 "INSERT OR IGNORE INTO origins(origin, first_pos) VALUES (?, ?)", (origin, pos)
@@ -248,8 +254,30 @@ def read_after(
 
 
 def last_position(conn: apsw.Connection) -> int:
+    """The highest position an event has had here, compacted ones included."""
     row = conn.execute("SELECT max(pos) FROM events").fetchone()
-    return int(row[0]) if row and row[0] else 0
+    held = int(row[0]) if row and row[0] else 0
+    return max(held, _position_floor(conn))
+
+
+# Positions at or below this were given to events since dropped by compaction. SQLite gives a
+# new row max(pos) + 1, so a log compacted empty would hand out 1, 2, ... again, and readers
+# that remember a position (Last-Event-ID, trigger followers, `after=`) would skip events.
+POSITION_FLOOR_KEY = "log_position_floor"
+
+
+def _position_floor(conn: apsw.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (POSITION_FLOOR_KEY,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def keep_positions(conn: apsw.Connection) -> None:
+    """Before events are dropped: remember the highest position, so it is never given again."""
+    conn.execute(
+        "INSERT INTO meta(key, value) SELECT ?, max(pos) FROM events HAVING max(pos) IS NOT NULL "
+        "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+        (POSITION_FLOOR_KEY,),
+    )
 
 
 def count_events(conn: apsw.Connection) -> int:

@@ -12,6 +12,7 @@ import apsw
 import pytest
 from simulation import Network, SimNode
 
+from performer_edge.core.log import iter_all, last_position
 from performer_edge.core.replay import replay
 from performer_edge.core.snapshot import LOCAL_TABLES, file_digest
 from performer_edge.errors import IntegrityError
@@ -204,3 +205,25 @@ def test_a_node_local_table_is_neither_carried_nor_replaced(tmp_path: Path) -> N
     finally:
         a.close()
         b.close()
+
+
+def test_positions_are_never_given_twice_after_a_compaction_empties_the_log(
+    network: Network,
+) -> None:
+    """Readers remember positions (Last-Event-ID, trigger followers): a log compacted empty
+    must go on from the highest position it gave, across a restart too."""
+    a = network.nodes[0]
+    write(a, 5)
+    network.compact(0)
+    assert a.state()["events"] == []
+    assert a.db.read_sync(last_position) == 5
+    write(a, 1, seed=2)
+    assert positions(a) == [6]
+    network.compact(0)
+    a.restart()
+    write(a, 2, seed=3)
+    assert positions(a) == [7, 8]
+
+
+def positions(node: SimNode) -> list[int]:
+    return [e.pos for e in node.db.read_sync(lambda conn: list(iter_all(conn)))]
