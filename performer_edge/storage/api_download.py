@@ -124,23 +124,21 @@ async def serve_object(
             except BlobNotFound:
                 raise errors.no_such_key() from None
     try:
-        response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
+        status = 200 if wanted is None else 206
         if wanted is not None:
-            response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        response.content_type = (
-            stored.mimetype.split(";", 1)[0].strip() or "application/octet-stream"
-        )
-        if ";" in stored.mimetype and "charset=" in stored.mimetype.lower():
-            response.charset = stored.mimetype.lower().split("charset=", 1)[1].split(";")[0]
-        response.content_length = end - start
-        await response.prepare(request)  # sends the headers
-        if request.method == "HEAD" or end == start:
-            pass
-        elif head is not None:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        if head is not None:
+            # Bytes in hand: one Response, its headers and body sent in one write.
             if len(head) != end - start:
                 raise BlobCorrupt(stored.blob, "shorter than its object's size")
-            await response.write(head)
-        else:
+            response: web.StreamResponse = web.Response(status=status, headers=headers, body=head)
+            _set_content_type(response, stored.mimetype)
+            return response
+        response = web.StreamResponse(status=status, headers=headers)
+        _set_content_type(response, stored.mimetype)
+        response.content_length = end - start
+        await response.prepare(request)  # sends the headers
+        if request.method != "HEAD" and end > start:
             assert file is not None
             await _send_range(request, response, file, stored.blob, (start, end - start))
         await response.write_eof()
@@ -148,6 +146,12 @@ async def serve_object(
     finally:
         if file is not None:
             file.close()
+
+
+def _set_content_type(response: web.StreamResponse, mimetype: str) -> None:
+    response.content_type = mimetype.split(";", 1)[0].strip() or "application/octet-stream"
+    if ";" in mimetype and "charset=" in mimetype.lower():
+        response.charset = mimetype.lower().split("charset=", 1)[1].split(";")[0]
 
 
 def _open_blob(

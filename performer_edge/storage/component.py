@@ -98,7 +98,7 @@ class StorageComponent:
         return cls(db, log, blobs, resumable, renders, tokens, catalog, options)
 
     def access(self, conn: apsw.Connection, context: RequestContext) -> Access:
-        return Access(conn, self.catalog(conn), context)
+        return Access(conn, self.catalog, context)
 
     def append(self, tx: WriteTx, kind: str, bucket_id: str, data: Any) -> Event:
         return self.log.append(tx, kind, store.scope_of(bucket_id), data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import apsw
@@ -34,12 +35,19 @@ SELECT, INSERT, UPDATE, DELETE = (
 
 
 class Access:
-    """One caller's view of storage's policies, on one connection."""
+    """One caller's view of storage's policies, on one connection. The catalog (policies) is
+    read on first use: a caller who bypasses them (service_role) never needs it."""
 
-    def __init__(self, conn: apsw.Connection, catalog: Catalog, context: RequestContext) -> None:
+    def __init__(
+        self, conn: apsw.Connection, catalog: CatalogSource, context: RequestContext
+    ) -> None:
         self.conn = conn
-        self.catalog = catalog
+        self._catalog_source = catalog
         self.context = context
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return self._catalog_source(self.conn)
 
     @property
     def bypass(self) -> bool:

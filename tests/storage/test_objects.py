@@ -129,6 +129,15 @@ def test_range_etag_and_content_disposition(
     assert tail.content == BINARY[-5:]
     beyond = httpx.get(url, headers={"Range": f"bytes={len(BINARY)}-"})
     assert beyond.status_code == 416
+    head = httpx.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(BINARY))
+    assert (head.headers["etag"], head.headers["content-type"]) == (
+        etag,
+        whole.headers["content-type"],
+    )
+    head_part = httpx.head(url, headers={"Range": "bytes=10-19"})
+    assert (head_part.status_code, head_part.headers["content-length"]) == (206, "10")
     assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
     named = httpx.get(files.get_public_url("http/data.bin", {"download": "my file.bin"}))
     assert named.headers["content-disposition"] == (
