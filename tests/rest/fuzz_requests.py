@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import string
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -135,6 +136,9 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+# Strategy builders are cached per argument: they run inside draws (flatmap, composite), and a
+# fresh strategy object per draw cost Hypothesis more than the requests did. Same strategies.
+@cache
 def value_for(column: str) -> st.SearchStrategy[Any]:
     fitting = FITTING.get(column, junk_value)
     return st.one_of(fitting, fitting, fitting, junk_value)
@@ -148,6 +152,7 @@ def encode(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{percent(k)}={percent(v)}" for k, v in pairs)
 
 
+@cache
 @st.composite
 def filter_value(draw: st.DrawFn, column: str) -> str:
     """`op.value` for `column`, the value usually fitting the column's type."""
@@ -160,6 +165,7 @@ def filter_value(draw: st.DrawFn, column: str) -> str:
     return f"{operator}.{as_text(draw(value_for(column)))}"
 
 
+@cache
 @st.composite
 def condition(draw: st.DrawFn, table: str) -> str:
     """`col.op.value` as written inside or=(...)."""
@@ -167,6 +173,7 @@ def condition(draw: st.DrawFn, table: str) -> str:
     return f"{column}.{draw(filter_value(column.split('-')[0]))}"
 
 
+@cache
 def logic_tree(table: str) -> st.SearchStrategy[str]:
     return st.recursive(
         condition(table),
@@ -179,6 +186,7 @@ def logic_tree(table: str) -> st.SearchStrategy[str]:
     )
 
 
+@cache
 def select_item(table: str) -> st.SearchStrategy[str]:
     columns = st.sampled_from(COLUMNS[table])
     return st.one_of(
@@ -198,10 +206,12 @@ def select_item(table: str) -> st.SearchStrategy[str]:
     )
 
 
+@cache
 def selection(table: str) -> st.SearchStrategy[str]:
     return st.lists(select_item(table), min_size=1, max_size=4).map(",".join)
 
 
+@cache
 def query_pairs(table: str, *, max_size: int = 5) -> st.SearchStrategy[list[tuple[str, str]]]:
     columns = [*COLUMNS[table], "nope"]
     pair = st.one_of(
@@ -245,6 +255,7 @@ query_string = st.one_of(
 )
 
 
+@cache
 @st.composite
 def table_row(draw: st.DrawFn, table: str) -> dict[str, Any]:
     """An object keyed by the table's columns, values usually of the column's type."""
@@ -252,6 +263,7 @@ def table_row(draw: st.DrawFn, table: str) -> dict[str, Any]:
     return {name: draw(value_for(name)) for name in names}
 
 
+@cache
 def table_rows(table: str) -> st.SearchStrategy[Any]:
     return st.one_of(table_row(table), st.lists(table_row(table), min_size=1, max_size=4))
 
