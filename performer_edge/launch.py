@@ -10,6 +10,7 @@ Imports nothing heavy: it runs before the command line is built.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -22,7 +23,12 @@ def main() -> int:
         os.execve(sys.executable, sys.orig_argv, env)  # same pid, same arguments
     from performer_edge.cli import main as cli_main
 
-    return cli_main()
+    try:
+        return cli_main()
+    finally:
+        # The command is done: freezing what it made spares the interpreter's teardown its full
+        # collections over all of it, ~0.4 s of CPU per command (more for `serve`, on malloc).
+        gc.freeze()
 
 
 def needs_c_allocator(args: list[str], environ: os._Environ[str] | dict[str, str]) -> bool:
@@ -31,4 +37,5 @@ def needs_c_allocator(args: list[str], environ: os._Environ[str] | dict[str, str
         and args[0] == "serve"
         and "PYTHONMALLOC" not in environ
         and not getattr(sys, "frozen", False)
+        and os.name == "posix"  # where exec replaces the process (same pid, same signals)
     )
