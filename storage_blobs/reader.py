@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
-from storage_blobs.errors import BlobCorrupt, BlobNotFound, InvalidRange
-from storage_blobs.layout import Layout
+from storage_blobs.errors import BlobCorrupt, BlobNotFound, InvalidArgument, InvalidRange
+from storage_blobs.layout import Layout, validate_hash
 from storage_blobs.writer import validate_chunk_size
 
 DEFAULT_CHUNK_SIZE = 65536
@@ -46,6 +46,22 @@ def open_blob(layout: Layout, blob_hash: str) -> BinaryIO:
     except FileNotFoundError:
         raise BlobNotFound(blob_hash) from None
     return os.fdopen(fd, "rb")
+
+
+def read_bytes(layout: Layout, blob_hash: str, start: int, count: int) -> bytes:
+    """Up to `count` bytes of a blob from `start`, in one pread; `BlobNotFound` if absent."""
+    validate_hash(blob_hash)
+    for value in (start, count):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgument(f"start and count must be ints >= 0, got {start!r}, {count!r}")
+    try:
+        fd = layout.open_fd(blob_hash)
+    except FileNotFoundError:
+        raise BlobNotFound(blob_hash) from None
+    try:
+        return os.pread(fd, count, start)
+    finally:
+        os.close(fd)
 
 
 class BlobReader(Iterator[bytes]):

@@ -83,6 +83,11 @@ class BlobStore:
         """Open a blob for binary reading (caller closes it); `BlobNotFound` if absent."""
         return reader.open_blob(self._layout, blob_hash)
 
+    def read(self, blob_hash: str, start: int, count: int) -> bytes:
+        """Up to `count` bytes from offset `start` in one read (small blobs and ranges);
+        `BlobNotFound` if absent."""
+        return reader.read_bytes(self._layout, blob_hash, start, count)
+
     def get_stream(
         self,
         blob_hash: str,

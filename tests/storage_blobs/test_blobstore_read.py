@@ -14,6 +14,7 @@ from storage_blobs import (
     BlobNotFound,
     BlobStore,
     InvalidArgument,
+    InvalidHash,
     InvalidRange,
     resolve_range,
 )
@@ -121,6 +122,23 @@ def test_not_found_errors(store: BlobStore) -> None:
         assert excinfo.value.hash == missing
         assert excinfo.value.code == "blob_not_found"
     assert store.delete(missing) is False
+
+
+@pytest.mark.parametrize(
+    ("start", "count"), [(0, len(DATA)), (0, 1), (100, 5000), (len(DATA) - 1, 10), (len(DATA), 5)]
+)
+def test_read_is_a_slice(store: BlobStore, blob: str, start: int, count: int) -> None:
+    assert store.read(blob, start, count) == DATA[start : start + count]
+
+
+def test_read_refuses_bad_arguments_and_missing_blobs(store: BlobStore, blob: str) -> None:
+    for start, count in ((-1, 5), (0, -1), (True, 5)):
+        with pytest.raises(InvalidArgument):
+            store.read(blob, start, count)
+    with pytest.raises(BlobNotFound):
+        store.read("0" * 64, 0, 5)
+    with pytest.raises(InvalidHash):
+        store.read("../../etc/passwd", 0, 5)
 
 
 def test_open_reader_survives_delete(store: BlobStore, blob: str) -> None:
