@@ -68,14 +68,10 @@ class BlobWriter:
         self._hasher = hashlib.sha256()
         self._lock = threading.Lock()
         self._done = False
-        fd, name = tempfile.mkstemp(prefix=PUT_PREFIX, suffix=".tmp", dir=layout.tmp)
+        # A bare descriptor, not a buffered file object: chunks are written as they come (no
+        # buffer to flush), and opening one costs no fstat, isatty or seek.
+        self._fd, name = tempfile.mkstemp(prefix=PUT_PREFIX, suffix=".tmp", dir=layout.tmp)
         self.temp_path = Path(name)
-        try:
-            self._file: BinaryIO = os.fdopen(fd, "wb")
-        except BaseException:
-            os.close(fd)
-            self.temp_path.unlink()
-            raise
 
     @property
     def size(self) -> int:
@@ -96,7 +92,7 @@ class BlobWriter:
             self._check_open()
             for chunk in chunks:
                 self._hasher.update(chunk)
-                self._file.write(chunk)
+                _write_all(self._fd, chunk)
 
     def write(self, chunk: Chunk) -> None:
         """`admit` then write one chunk (the synchronous path)."""
@@ -115,13 +111,12 @@ class BlobWriter:
                 self._abort_locked()
                 raise HashMismatch(expected_hash, actual)
             try:
-                self._file.flush()
-                os.fchmod(self._file.fileno(), BLOB_MODE)
+                os.fchmod(self._fd, BLOB_MODE)
                 # mtime = publish time, so gc's grace period starts now even if the stream
                 # paused after its last byte.
-                os.utime(self.temp_path)
-                fsync_fd(self._file.fileno())
-                self._file.close()
+                os.utime(self._fd)
+                fsync_fd(self._fd)
+                self._close()
                 created = publish(self._layout, self.temp_path, actual)
             except BaseException:
                 self._abort_locked()
@@ -139,13 +134,24 @@ class BlobWriter:
             return
         self._done = True
         with contextlib.suppress(OSError):
-            self._file.close()
+            self._close()
         with contextlib.suppress(OSError):
             self.temp_path.unlink()
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def _check_open(self) -> None:
         if self._done:
             raise BlobStoreError("this upload was already committed or aborted")
+
+
+def _write_all(fd: int, chunk: Chunk) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def publish(layout: Layout, temp_path: Path, blob_hash: str) -> bool:
