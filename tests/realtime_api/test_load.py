@@ -314,6 +314,12 @@ async def test_thousand_clients_held_with_heartbeats_then_closed(node: RunningNo
 
     errors = [f"client {c.number}: {e}" for c in clients for e in c.errors]
     assert not errors, errors[:20]
+    node_errors = [
+        line
+        for line in node.log_path.read_text().splitlines()
+        if '"level":"error"' in line or "Traceback" in line or "fell behind" in line
+    ]
+    assert not node_errors, node_errors[:10]
     sent = sum(c.heartbeats_sent for c in clients)
     answered = sum(c.heartbeats_answered for c in clients)
     assert sent == answered
