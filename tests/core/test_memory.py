@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import Callable
+from pathlib import Path
 
+import apsw
+
+from performer_edge.core.db import Database
 from performer_edge.core.memory import TrimAfterDrop
 from performer_edge.launch import needs_c_allocator
 
@@ -52,3 +58,36 @@ def test_only_serve_switches_allocator_and_the_user_choice_wins() -> None:
     assert not needs_c_allocator(["serve"], {"PYTHONMALLOC": "pymalloc"})
     assert not needs_c_allocator(["keys"], {})
     assert not needs_c_allocator([], {})
+
+
+class Held:
+    """Something a read's closure and result refer to (weakly referenceable)."""
+
+
+async def requests_of_a_finished_burst(db: Database) -> list[weakref.ref[Held]]:
+    """A read and a write whose closures and results are garbage once they are answered."""
+    captured, returned, written = Held(), Held(), Held()
+
+    def read(conn: apsw.Connection) -> Held:
+        assert captured is not None
+        return returned
+
+    assert await db.read(read) is returned
+    assert await db.write(lambda tx: written) is written
+    return [weakref.ref(captured), weakref.ref(returned), weakref.ref(written)]
+
+
+async def test_an_idle_reader_or_writer_keeps_nothing_of_its_last_request(tmp_path: Path) -> None:
+    """The dispatcher's last policy read once kept every listener of its batch alive (1,000
+    closed realtime sessions' state) until some other read came along."""
+    db = Database(tmp_path / "a.db", readers=1)
+    try:
+        refs = await requests_of_a_finished_burst(db)
+
+        def all_gone() -> bool:  # the threads may still be finishing after they answered
+            gc.collect()
+            return all(ref() is None for ref in refs)
+
+        await wait_for(all_gone)
+    finally:
+        db.close()
