@@ -24,6 +24,7 @@ from performer_edge.realtime.access import CatalogSource
 from performer_edge.realtime.channels import Delivery, Member
 from performer_edge.realtime.join import Replay
 from performer_edge.realtime.phoenix import UserBroadcast, Vsn
+from performer_edge.realtime.recent import RecentChanges
 from performer_edge.rest.catalog import sqlite_table_name
 
 BROADCAST_KIND = "realtime.broadcast"
@@ -74,12 +75,12 @@ async def replayed(deps: HubDeps, member: Member, replay: Replay) -> list[Delive
 
 
 async def missed(
-    deps: HubDeps, plan_rows: PlanRows, member: Member, after: int
+    deps: HubDeps, plan_rows: PlanRows, member: Member, after: int, recent: RecentChanges
 ) -> tuple[list[Delivery], bool]:
     """What the channel logged after `after` (within the retention window): its
-    broadcasts and the row changes its bindings and policies let through, after a
-    `history_truncated` system message when part of it is gone. False with a partial list
-    when there is more than one catch-up sends."""
+    broadcasts and the row changes its bindings and policies let through (with whole records
+    while `recent` still holds them), after a `history_truncated` system message when part of
+    it is gone. False with a partial list when there is more than one catch-up sends."""
     tables = _bound_tables(member)
     oldest = _oldest_ms(deps)
 
@@ -92,7 +93,7 @@ async def missed(
     events, truncated = await deps.db.read(read)
     complete = len(events) <= MAX_CATCH_UP
     events = events[:MAX_CATCH_UP]
-    rows = [e for e in events if e.kind != BROADCAST_KIND]
+    rows = [recent.restore(e) for e in events if e.kind != BROADCAST_KIND]
     planned = await deps.db.read(lambda conn: plan_rows(conn, rows, [member], live=False))
     out: list[Delivery] = []
     if truncated:

@@ -14,12 +14,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import apsw
+
 from performer_edge.core import hlc
 from performer_edge.core.events import Event
 from performer_edge.errors import PerformerError
 from performer_edge.realtime.bindings import ColumnTypes
 from performer_edge.rest.catalog import Catalog, Column, ReplicaIdentity, Table
 from performer_edge.rest.compile_functions import api_value
+from performer_edge.rest.compile_sql import quote_name
 from performer_edge.rest.row_format import OP_OF_KIND, RowOp, SqlValue, parse_row_event
 from performer_edge.rest.row_merge import RowChange
 
@@ -115,8 +118,12 @@ class TableIndex:
         return self._by_sqlite.get(sqlite_name)
 
 
-def table_changes(event: Event, catalog: Catalog, index: TableIndex) -> list[TableChange]:
-    """The visible changes of a committed row event, cascade included, in order."""
+def table_changes(
+    event: Event, catalog: Catalog, index: TableIndex, conn: apsw.Connection | None = None
+) -> list[TableChange]:
+    """The visible changes of a committed row event, cascade included, in order. `conn`: for
+    an event read back from the log, the columns an update did not set are read from the row
+    as it is now (they may have changed since)."""
     stamp = hlc.to_iso(event.hlc)
     out: list[TableChange] = []
     if isinstance(event.effect, RowChange):
@@ -141,10 +148,23 @@ def table_changes(event: Event, catalog: Catalog, index: TableIndex) -> list[Tab
     if write.op is RowOp.DELETE:
         out.append(TableChange(table, write.op.value, stamp, None, pk))
     elif write.op is RowOp.UPDATE:
-        out.append(TableChange(table, write.op.value, stamp, {**pk, **write.values}, pk))
+        now = _current_row(conn, table, pk) if conn is not None else {}
+        out.append(TableChange(table, write.op.value, stamp, {**now, **pk, **write.values}, pk))
     else:
         out.append(TableChange(table, write.op.value, stamp, {**pk, **write.values}, None))
     return out
+
+
+def _current_row(conn: apsw.Connection, table: Table, pk: Record) -> dict[str, SqlValue]:
+    """The row with primary key `pk` as the table holds it now; {} when it is gone."""
+    names = [c.name for c in table.columns if not c.generated]
+    where = " AND ".join(f"{quote_name(k)} = ?" for k in pk)
+    row = conn.execute(
+        f"SELECT {', '.join(quote_name(n) for n in names)} FROM {quote_name(table.sqlite_name)} "
+        f"WHERE {where}",
+        tuple(pk.values()),
+    ).fetchone()
+    return dict(zip(names, row, strict=True)) if row is not None else {}
 
 
 def _flatten(change: RowChange) -> Iterator[RowChange]:

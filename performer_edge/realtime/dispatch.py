@@ -78,6 +78,8 @@ class Dispatcher:
             after = missed[-1].pos
 
     async def deliver(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.hub.recent.remember(event)
         listeners = list(self.hub.listeners)
         rows = [e for e in events if e.kind not in (BROADCAST_KIND, YDOC_KIND)]
         planned: Planned = {}
@@ -118,7 +120,7 @@ class Dispatcher:
         catalog = self.hub.deps.catalog(conn)
         planned: Planned = {}
         for event in events:
-            for change in table_changes(event, catalog, self.index):
+            for change in table_changes(event, catalog, self.index, conn):
                 deliveries = self._matches(conn, catalog, change, event.pos, listeners, live)
                 if deliveries:
                     planned.setdefault(event.pos, []).extend(deliveries)

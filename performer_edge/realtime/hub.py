@@ -31,6 +31,7 @@ from performer_edge.realtime.channels import Delivery, Member, Session, channel_
 from performer_edge.realtime.join import JoinConfig, StreamJoin, parse_join
 from performer_edge.realtime.phoenix import Message, reply
 from performer_edge.realtime.presence import Diff, TopicPresence
+from performer_edge.realtime.recent import RecentChanges
 from performer_edge.rest.catalog import Catalog, PolicyCommand
 
 log = logging.getLogger("performer.realtime")
@@ -57,6 +58,7 @@ class Hub:
         # the table index (runs on a reader connection).
         self.plan_rows: PlanRows | None = None
         self.streams: StreamFollowers | None = None
+        self.recent = RecentChanges()  # whole records for a catch-up's newest row changes
 
     # -- client messages ---------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class Hub:
                 if resume_after is not None:
                     assert self.plan_rows is not None, "the dispatcher sets plan_rows"
                     missed, complete = await catch_up.missed(
-                        self.deps, self.plan_rows, member, resume_after
+                        self.deps, self.plan_rows, member, resume_after, self.recent
                     )
             finally:
                 session.release(missed, complete=complete)

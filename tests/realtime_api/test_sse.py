@@ -141,6 +141,42 @@ async def test_resume_after_a_killed_connection_misses_nothing(
     assert rows == list(range(total)), rows
 
 
+async def test_resumed_updates_carry_whole_records(
+    node: RunningNode, http: aiohttp.ClientSession
+) -> None:
+    """An update missed while disconnected comes back with the whole new row (what the live
+    path sends), not only the column the write set."""
+    run = uuid.uuid4().hex[:8]
+    binding = {"event": "*", "schema": "public", "table": "messages", "filter": f"title=eq.{run}"}
+    config = {"postgres_changes": [binding]}
+    headers = {
+        "apikey": node.key("service_role"),
+        "Authorization": f"Bearer {node.key('service_role')}",
+        "Prefer": "return=representation",
+    }
+    first = await subscribe(http, node, f"sse-{run}", config)
+    stream = EventStream(first)
+    assert (await stream.until("phx_reply"))["payload"]["status"] == "ok"
+    row = {"title": run, "message": f"a message of {run}", "priority": 1}
+    async with http.post(f"{node.url}/rest/v1/messages", json=row, headers=headers) as made:
+        assert made.status == 201, await made.text()
+        row_id = (await made.json())[0]["id"]
+    assert (await stream.until("postgres_changes"))["payload"]["data"]["type"] == "INSERT"
+    last_id = stream.last_id
+    first.close()
+    url = f"{node.url}/rest/v1/messages?id=eq.{row_id}"
+    async with http.patch(url, json={"priority": 2}, headers=headers) as changed:
+        assert changed.status == 200, await changed.text()
+
+    second = await subscribe(http, node, f"sse-{run}", config, last_id=last_id)
+    data = (await EventStream(second).until("postgres_changes"))["payload"]["data"]
+    second.close()
+    assert data["type"] == "UPDATE"
+    assert data["record"]["priority"] == 2
+    assert data["record"]["message"] == row["message"] and data["record"]["title"] == run
+    assert data["old_record"] == {"id": row_id}
+
+
 async def test_push_with_post_and_ids_on_every_event(
     node: RunningNode, http: aiohttp.ClientSession
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from performer_edge.core.events import Event
 from performer_edge.errors import InvalidInput
 from performer_edge.realtime.bindings import parse_binding, parse_filter
 from performer_edge.realtime.channels import SLOW_CLIENT, Session
@@ -26,6 +27,9 @@ from performer_edge.realtime.phoenix import (
     parse_vsn,
 )
 from performer_edge.realtime.presence import TopicPresence
+from performer_edge.realtime.recent import RecentChanges
+from performer_edge.rest.row_format import RowOp
+from performer_edge.rest.row_merge import RowChange
 
 short_text = st.text(max_size=40)
 json_values = st.recursive(
@@ -184,3 +188,22 @@ async def test_a_full_outbox_closes_the_session_instead_of_waiting() -> None:
     while (delivery := await asyncio.wait_for(session.next_delivery(), 1)) is not None:
         delivered.append(delivery.message.payload["n"])
     assert delivered == [0, 1]
+
+
+def test_recent_changes_put_back_the_newest_effects_only() -> None:
+    recent = RecentChanges(capacity=2)
+
+    def event(pos: int, effect: object = None) -> Event:
+        return Event(b"o" * 32, pos, 0, "row.update", "t", b"", b"", pos, effect)
+
+    changes = {
+        pos: RowChange("t", RowOp.UPDATE, {"id": pos}, {"id": pos, "a": 1}) for pos in (1, 2, 3)
+    }
+    for pos, change in changes.items():
+        recent.remember(event(pos, change))
+    recent.remember(event(4))  # no effect: nothing to remember
+    assert len(recent) == 2
+    assert recent.restore(event(1)).effect is None  # evicted: rebuilt from the log instead
+    assert recent.restore(event(3)).effect is changes[3]
+    own = RowChange("t", RowOp.DELETE, {"id": 2})
+    assert recent.restore(event(2, own)).effect is own  # an event's own effect wins
