@@ -12,7 +12,6 @@ method and path, only for `MAX_SKEW_MS`: keep these requests read-only, or idemp
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -22,20 +21,13 @@ from nacl.signing import VerifyKey
 
 from performer_edge.errors import Forbidden, Unauthorized
 from performer_edge.peers import trust
+from performer_edge.peers.invites import b64url, b64url_decode
 from performer_edge.peers.trust import ClusterTrust
 
 HEADER: Final = "X-Performer-Node-Auth"
 REQUEST_CONTEXT: Final = b"performer-node-request-v1"
 MAX_SKEW_MS: Final = 120_000
 MAX_HEADER: Final = 8192
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def request_message(cluster_id: bytes, method: str, path: str, time_ms: int) -> bytes:
@@ -54,7 +46,7 @@ def signed_headers(
 ) -> dict[str, str]:
     """The header that makes a request to `path` (raw, with its query) this node's."""
     signature = sign(request_message(cluster_id, method, path, now_ms))
-    return {HEADER: f"{_b64(certificate)}.{now_ms}.{_b64(signature)}"}
+    return {HEADER: f"{b64url(certificate)}.{now_ms}.{b64url(signature)}"}
 
 
 def _unauthorized(reason: str) -> Unauthorized:
@@ -77,7 +69,7 @@ def authenticate(
     if not time_text.isdigit() or len(time_text) > 15:
         raise _unauthorized(f"the {HEADER} header's time is malformed")
     try:
-        certificate, signature = _unb64(cert_text), _unb64(signature_text)
+        certificate, signature = b64url_decode(cert_text), b64url_decode(signature_text)
         node_id = trust.parse(certificate).node_id
     except (binascii.Error, ValueError) as exc:  # CertificateError is a ValueError
         raise _unauthorized(f"the {HEADER} header is malformed: {exc}") from exc

@@ -7,6 +7,7 @@ import asyncio
 import os
 from datetime import datetime
 from email.utils import format_datetime
+from functools import partial
 from typing import BinaryIO
 from urllib.parse import quote
 
@@ -16,10 +17,9 @@ from performer_edge.errors import InvalidInput
 from performer_edge.http.middleware import Handler, public
 from performer_edge.http.responses import json_response
 from performer_edge.rest.compile_context import RequestContext
-from performer_edge.storage import errors
 from performer_edge.storage.api import bucket_and_key, caller, storage_of
 from performer_edge.storage.store import StoredObject
-from storage_blobs import BlobCorrupt, BlobNotFound, BlobStore
+from storage_blobs import BlobCorrupt, BlobStore
 
 CHUNK_BYTES = 256 * 1024
 SMALL_READ_BYTES = 256 * 1024  # ranges up to this are read at once; larger ones sendfile(2)
@@ -114,15 +114,11 @@ async def serve_object(
         head: bytes | None = content[start:end]
     else:
         storage = storage_of(request)
-        window = (stored.blob, start, end - start)
-        try:
-            file, head = await asyncio.to_thread(_open_blob, storage.blobs, *window)
-        except BlobNotFound:  # metadata that came by sync: the bytes are on a peer
-            await storage.fetcher.ensure(stored.blob, stored.size)
-            try:
-                file, head = await asyncio.to_thread(_open_blob, storage.blobs, *window)
-            except BlobNotFound:
-                raise errors.no_such_key() from None
+        file, head = await storage.fetcher.read(
+            stored.blob,
+            stored.size,
+            partial(_open_blob, storage.blobs, stored.blob, start, end - start),
+        )
     try:
         status = 200 if wanted is None else 206
         if wanted is not None:
@@ -140,7 +136,7 @@ async def serve_object(
         await response.prepare(request)  # sends the headers
         if request.method != "HEAD" and end > start:
             assert file is not None
-            await _send_range(request, response, file, stored.blob, (start, end - start))
+            await send_range(request, response, file, stored.blob, (start, end - start))
         await response.write_eof()
         return response
     finally:
@@ -168,7 +164,7 @@ def _open_blob(
         raise
 
 
-async def _send_range(
+async def send_range(
     request: web.Request,
     response: web.StreamResponse,
     file: BinaryIO,

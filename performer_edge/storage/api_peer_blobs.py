@@ -16,8 +16,7 @@ from aiohttp import web
 from performer_edge.errors import InvalidInput, NotFound, Unavailable
 from performer_edge.http.middleware import public
 from performer_edge.storage.api import storage_of
-from performer_edge.storage.api_download import RangeNotSatisfiable, parse_range
-from performer_edge.storage.api_download import _send_range as send_range
+from performer_edge.storage.api_download import RangeNotSatisfiable, parse_range, send_range
 from performer_edge.storage.peer_fetch import BLOB_PATH
 from storage_blobs import BlobNotFound, BlobStore, is_hash
 

@@ -9,9 +9,9 @@ the output format follows the request's Accept header, so those answers say `Var
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +32,6 @@ from performer_edge.storage.render import (
 )
 from performer_edge.storage.signing import DOWNLOAD, uploader_context
 from performer_edge.storage.store import StoredObject
-from storage_blobs import BlobNotFound
 
 # Transformations decode whole images: at most this many at once, to bound memory and CPU.
 _RENDERING = threading.BoundedSemaphore(2)
@@ -72,14 +71,9 @@ async def render(
     if disposition:
         headers["Content-Disposition"] = disposition
     storage = storage_of(request)
-    try:
-        data = await asyncio.to_thread(_rendered, storage, stored, transform, target)
-    except BlobNotFound:  # metadata that came by sync: the bytes are on a peer
-        await storage.fetcher.ensure(stored.blob, stored.size)
-        try:
-            data = await asyncio.to_thread(_rendered, storage, stored, transform, target)
-        except BlobNotFound:
-            raise errors.no_such_key() from None
+    data = await storage.fetcher.read(
+        stored.blob, stored.size, partial(_rendered, storage, stored, transform, target)
+    )
     return web.Response(body=data, content_type=MIME_OF[target], headers=headers)
 
 

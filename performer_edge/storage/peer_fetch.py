@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from typing import Final, Protocol
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Final, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from performer_edge.errors import Unavailable
+from performer_edge.storage import errors
 from performer_edge.storage.blob_gc import BlobPins
-from storage_blobs import BlobStore, BlobTooLarge, HashMismatch
+from storage_blobs import BlobNotFound, BlobStore, BlobTooLarge, HashMismatch
 
 log = logging.getLogger("performer.storage.peers")
 
@@ -32,6 +33,7 @@ BLOB_PATH: Final = "/performer/v1/blobs/"
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_TIMEOUT_S: Final = 30.0  # silence from a peer mid-transfer
 CHUNK_BYTES: Final = 1 << 20
+T = TypeVar("T")
 
 
 class PeerBlobs(Protocol):
@@ -85,6 +87,19 @@ class BlobFetcher:
             self._running[blob] = task
             task.add_done_callback(lambda _: self._running.pop(blob, None))
         await asyncio.shield(task)
+
+    async def read(self, blob: str, size: int, read: Callable[[], T]) -> T:
+        """`read()`, a blocking read of `blob`, in a thread; when the blob is not on this node
+        (its object's metadata came by sync), fetched from a peer first. Still missing:
+        NoSuchKey."""
+        try:
+            return await asyncio.to_thread(read)
+        except BlobNotFound:
+            await self.ensure(blob, size)
+        try:
+            return await asyncio.to_thread(read)
+        except BlobNotFound:
+            raise errors.no_such_key() from None
 
     async def close(self) -> None:
         tasks = list(self._running.values())

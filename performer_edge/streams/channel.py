@@ -54,7 +54,7 @@ class StreamFollowers:
                 f"no policy lets this caller read stream {stream.scope!r}", code="stream_forbidden"
             )
         if spec.after is not None:
-            check_version("from", spec.after, (await self.streams.events_from(stream, 0, 1)).head)
+            check_version("from", spec.after, await self.streams.head(stream))
         return Admitted(stream, spec.after)
 
     def follow(self, member: Member, admitted: object) -> None:

@@ -111,6 +111,9 @@ class Streams:
             lambda conn: _in_read_tx(conn, _events_from, stream, after, limit)
         )
 
+    async def head(self, stream: Stream) -> int:
+        return await self.db.read(lambda conn: store.head(conn, stream.scope))
+
     async def describe(self, stream: Stream) -> dict[str, Any]:
         def read(conn: apsw.Connection) -> dict[str, Any]:
             return {

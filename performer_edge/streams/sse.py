@@ -20,15 +20,13 @@ from aiohttp import web
 
 from performer_edge.core.bus import SubscriptionDropped
 from performer_edge.errors import InvalidInput
+from performer_edge.realtime.sse import GONE_POLL_S
 from performer_edge.rest.catalog import PolicyCommand
 from performer_edge.streams.component import STREAMS
 from performer_edge.streams.follow import follow, subscribe
 from performer_edge.streams.requests import authorized, caller_expiry, version_param
 
 KEEPALIVE_S = 15.0
-# aiohttp does not cancel a handler whose client went away, and a quiet stream would only find
-# out at its next keepalive: the stream looks at its transport this often while idle.
-GONE_POLL_S = 1.0
 RESUME_AGAIN = "resume_again"
 TOKEN_EXPIRED = "token_expired"
 
@@ -48,6 +46,7 @@ async def subscribe_sse(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",  # no proxy buffering (nginx)
         }
     )
+    # While idle the stream looks at its transport this often (see realtime.sse.GONE_POLL_S).
     items = follow(streams, stream, subscription, after, idle_s=GONE_POLL_S)
     version = after or 0
     try:

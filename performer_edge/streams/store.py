@@ -66,7 +66,7 @@ _INDEX = (
 
 def index_projection(families: StreamFamilies) -> Projection:
     """Versions for every event a family claims. Keyed by the event's identity, not its
-    position: a re-apply is a no-op, and positions are reused once compaction empties the log."""
+    position: a re-apply (replay) is a no-op."""
     kinds = tuple(sorted({kind for family in families for kind in family.kinds}))
 
     def apply(conn: apsw.Connection, event: Event) -> None:
